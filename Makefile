@@ -1,0 +1,29 @@
+# The two set-up commands for a newcomer: `make demo` and `make test`. Both install what is missing.
+SWIFT ?= swift
+SWIFT_BUILD_FLAGS ?=
+
+.PHONY: deps build test demo bench validate-topics clean
+
+deps:
+	@bash scripts/install-deps.sh
+
+build: deps
+	$(SWIFT) build $(SWIFT_BUILD_FLAGS)
+
+test: deps
+	$(SWIFT) build --build-tests $(SWIFT_BUILD_FLAGS)
+	$(SWIFT) test --skip-build $(SWIFT_BUILD_FLAGS)
+	@$(MAKE) --no-print-directory validate-topics
+
+# Every event type the code emits, written by the tests, checked against topics/ with a real validator.
+validate-topics:
+	@if [ -d .build/topic-samples ]; then python3 scripts/validate-topic-samples.py .build/topic-samples; fi
+
+demo: deps
+	@bash scripts/demo.sh
+
+bench: deps
+	$(SWIFT) run -c release lockstep-bench all
+
+clean:
+	rm -rf .build

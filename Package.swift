@@ -1,0 +1,85 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Lockstep: an event-driven pipeline orchestrator.
+// Modules, from the pure core outwards (each depends only on the ones above it):
+//   LockstepCore       specs, config, cron, run state machine — pure, no I/O
+//   LockstepBus        EventBus protocol, CloudEvents envelope, embedded SQLite log
+//   LockstepKafka      EventBus on librdkafka
+//   LockstepOperators  the tasks' real work: HTTP, PostgreSQL, training, reports
+//   LockstepServices   scheduler, coordinator, workers, notifier
+//   LockstepCLI        the `lockstep` command line (the executable is a one-line main)
+
+let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+    name: "Lockstep",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "lockstep", targets: ["lockstep"]),
+        .executable(name: "lockstep-bench", targets: ["lockstep-bench"]),
+        .library(name: "LockstepCore", targets: ["LockstepCore"]),
+        .library(name: "LockstepBus", targets: ["LockstepBus"]),
+        .library(name: "LockstepKafka", targets: ["LockstepKafka"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    ],
+    targets: [
+        // C libraries, found through pkg-config so newer distributions use their own.
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3",
+                       providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ", pkgConfig: "libpq",
+                       providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CRdKafka", path: "Sources/CRdKafka", pkgConfig: "rdkafka",
+                       providers: [.apt(["librdkafka-dev"])]),
+
+        .target(name: "LockstepCore",
+                dependencies: [.product(name: "Yams", package: "Yams")],
+                swiftSettings: strict),
+        .target(name: "LockstepBus",
+                dependencies: ["LockstepCore", "CSQLite", .product(name: "Logging", package: "swift-log")],
+                swiftSettings: strict),
+        .target(name: "LockstepKafka",
+                dependencies: ["LockstepBus", "CRdKafka", .product(name: "Logging", package: "swift-log")],
+                swiftSettings: strict,
+                // librdkafka 2.8 lives under /usr/local when built by scripts/install-deps.sh; bake the
+                // path in so the loader never picks the older system library sharing its soname.
+                linkerSettings: [.unsafeFlags(["-Xlinker", "-rpath", "-Xlinker", "/usr/local/lib"])]),
+        .target(name: "LockstepOperators",
+                dependencies: ["LockstepCore", "CLibPQ", .product(name: "Logging", package: "swift-log")],
+                swiftSettings: strict),
+        .target(name: "LockstepServices",
+                dependencies: ["LockstepCore", "LockstepBus", "LockstepKafka", "LockstepOperators",
+                               .product(name: "Logging", package: "swift-log"),
+                               .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+                swiftSettings: strict),
+        .target(name: "LockstepCLI",
+                dependencies: ["LockstepCore", "LockstepBus", "LockstepKafka", "LockstepOperators", "LockstepServices",
+                               .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                               .product(name: "Logging", package: "swift-log")],
+                swiftSettings: strict),
+        .executableTarget(name: "lockstep", dependencies: ["LockstepCLI"], swiftSettings: strict),
+        .executableTarget(name: "lockstep-bench",
+                          dependencies: ["LockstepCore", "LockstepBus", "LockstepKafka", "LockstepServices", "CRdKafka"],
+                          path: "Benchmarks/lockstep-bench", swiftSettings: strict),
+
+        // Test helpers shared by the test targets: free ports, a throwaway PostgreSQL cluster, a Tansu
+        // broker, the reference HTTP services. Never linked into the product.
+        .target(name: "LockstepTestSupport", dependencies: ["LockstepCore"], path: "Tests/LockstepTestSupport",
+                swiftSettings: strict),
+
+        .testTarget(name: "LockstepCoreTests", dependencies: ["LockstepCore"], swiftSettings: strict),
+        .testTarget(name: "LockstepBusTests",
+                    dependencies: ["LockstepBus", "LockstepKafka", "LockstepTestSupport"], swiftSettings: strict),
+        .testTarget(name: "LockstepOperatorsTests",
+                    dependencies: ["LockstepOperators", "LockstepTestSupport"], swiftSettings: strict),
+        .testTarget(name: "LockstepServicesTests",
+                    dependencies: ["LockstepServices", "LockstepTestSupport"], swiftSettings: strict),
+        .testTarget(name: "LockstepCLITests",
+                    dependencies: ["LockstepCLI", "LockstepTestSupport"], swiftSettings: strict),
+    ]
+)

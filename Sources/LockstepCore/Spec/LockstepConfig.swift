@@ -1,0 +1,29 @@
+/// Deployment-wide settings from `config/lockstep.yaml`: pools, variables and connections shared by
+/// every DAG (Airflow's Admin > Pools, Variables and Connections).
+public struct LockstepConfig: Sendable, Hashable {
+    public var pools: [String: PoolSpec]
+    /// Plain values tasks read by name, e.g. `FASTAPI_BASE_URL`.
+    public var variables: [String: String]
+    /// Connection id → URI, e.g. `noblestride_postgres` → `postgresql://postgres:…@localhost:5436/noblestride`.
+    public var connections: [String: String]
+
+    public init(pools: [String: PoolSpec] = [:], variables: [String: String] = [:], connections: [String: String] = [:]) {
+        self.pools = pools
+        self.variables = variables
+        self.connections = connections
+    }
+
+    /// The default pool every unpooled task would use in Airflow; here unpooled tasks are unlimited.
+    public static let empty = LockstepConfig()
+}
+
+/// A limit on how many task attempts may hold a slot at once, across all DAGs.
+public struct PoolSpec: Sendable, Hashable, Codable {
+    public var slots: Int
+    public var description: String
+
+    public init(slots: Int, description: String = "") {
+        self.slots = slots
+        self.description = description
+    }
+}

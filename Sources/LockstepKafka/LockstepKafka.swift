@@ -1,0 +1,2 @@
+/// Kafka implementation of `EventBus` on librdkafka (see KafkaBus.swift).
+public enum LockstepKafka {}

@@ -1,0 +1,2 @@
+/// The tasks' real work: operators behind one protocol.
+public enum LockstepOperators {}

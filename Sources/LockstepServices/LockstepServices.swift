@@ -1,0 +1,2 @@
+/// The running components: scheduler, coordinator, workers, notifier.
+public enum LockstepServices {}

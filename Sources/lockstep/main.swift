@@ -1,0 +1,3 @@
+import LockstepCLI
+
+await LockstepCommand.main()
