@@ -1,0 +1,1 @@
+// Placeholder: the Kafka fixture (a Tansu broker on a free port + KafkaBus) replaces this file.
