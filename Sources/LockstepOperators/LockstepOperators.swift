@@ -1,2 +1,2 @@
-/// The tasks' real work: operators behind one protocol.
+/// The tasks' real work: operators behind one protocol (`TaskOperator`), found by name in `OperatorRegistry`.
 public enum LockstepOperators {}

@@ -1,2 +1,0 @@
-/// Kafka implementation of `EventBus` on librdkafka (see KafkaBus.swift).
-public enum LockstepKafka {}

@@ -1,0 +1,112 @@
+import Foundation
+import LockstepCore
+import Logging
+
+/// A task's real work: given what the run knows, produce an output or a typed error.
+///
+/// Operators never talk to the bus; whatever should be published is returned as `events`.
+/// They must honour `context.deadline` themselves: the worker cannot preempt blocking I/O.
+public protocol TaskOperator: Sendable {
+    func run(_ context: OperatorContext) async throws(OperatorError) -> OperatorResult
+}
+
+/// Everything one attempt of a task may read: identity, parameters, upstream outputs and resolved config.
+public struct OperatorContext: Sendable {
+    public var dagID: String
+    public var runID: String
+    public var taskID: String
+    /// 1-based attempt number; idempotency keys must not include it.
+    public var tryNumber: Int
+    public var logicalDate: Date
+    /// The task's params as declared: string values are templates rendered by the operator layer.
+    public var params: [String: JSONValue]
+    public var conf: JSONValue
+    /// Outputs of every ancestor task, keyed by task id.
+    public var upstream: [String: JSONValue]
+    public var variables: [String: String]
+    /// Connection id → URI; URIs may hold passwords, so never log or echo them (see `LockstepConfig.redacted`).
+    public var connections: [String: String]
+    public var deadline: ContinuousClock.Instant
+    public var dataDirectory: URL
+    public var reportsDirectory: URL
+    /// Wall-clock time for timestamps in outputs; injected so tests and replays are deterministic.
+    public var now: Date
+    public var logger: Logger
+
+    public init(
+        dagID: String, runID: String, taskID: String, tryNumber: Int = 1, logicalDate: Date,
+        params: [String: JSONValue] = [:], conf: JSONValue = .emptyObject, upstream: [String: JSONValue] = [:],
+        variables: [String: String] = [:], connections: [String: String] = [:],
+        deadline: ContinuousClock.Instant, dataDirectory: URL, reportsDirectory: URL, now: Date = Date(),
+        logger: Logger = Logger(label: "lockstep.operators")
+    ) {
+        self.dagID = dagID
+        self.runID = runID
+        self.taskID = taskID
+        self.tryNumber = tryNumber
+        self.logicalDate = logicalDate
+        self.params = params
+        self.conf = conf
+        self.upstream = upstream
+        self.variables = variables
+        self.connections = connections
+        self.deadline = deadline
+        self.dataDirectory = dataDirectory
+        self.reportsDirectory = reportsDirectory
+        self.now = now
+        self.logger = logger
+    }
+
+    /// Time left before the deadline, capped at `cap`; a timeout error once nothing is left.
+    public func budget(cap: Duration? = nil) throws(OperatorError) -> Duration {
+        let left = deadline - ContinuousClock.now
+        guard left > .zero else {
+            throw OperatorError(.timeout, "task \(dagID).\(taskID) reached its deadline before finishing", retryable: true)
+        }
+        if let cap, cap < left { return cap }
+        return left
+    }
+
+    /// The logger with this attempt's identity attached.
+    public var taskLogger: Logger {
+        var log = logger
+        log[metadataKey: "dag"] = .string(dagID)
+        log[metadataKey: "run"] = .string(runID)
+        log[metadataKey: "task"] = .string(taskID)
+        log[metadataKey: "try"] = .stringConvertible(tryNumber)
+        return log
+    }
+}
+
+/// What a successful attempt produced.
+public struct OperatorResult: Sendable, Hashable {
+    /// A JSON object, handed to downstream tasks as their upstream output (Airflow's XCom).
+    public var output: JSONValue
+    /// Non-fatal problems: the run shows "succeeded with warnings".
+    public var warnings: [String]
+    public var events: [EmittedEvent]
+
+    public init(output: JSONValue = .emptyObject, warnings: [String] = [], events: [EmittedEvent] = []) {
+        self.output = output
+        self.warnings = warnings
+        self.events = events
+    }
+}
+
+/// An event the worker publishes on the operator's behalf once the attempt's result is recorded.
+public struct EmittedEvent: Sendable, Hashable {
+    /// CloudEvents type, e.g. `lockstep.health.result` or `lockstep.model.trained`.
+    public var type: String
+    public var data: JSONValue
+    /// CloudEvents subject, e.g. the service name or model version.
+    public var subject: String?
+
+    public init(type: String, data: JSONValue, subject: String? = nil) {
+        self.type = type
+        self.data = data
+        self.subject = subject
+    }
+
+    public static let healthResult = "lockstep.health.result"
+    public static let modelTrained = "lockstep.model.trained"
+}

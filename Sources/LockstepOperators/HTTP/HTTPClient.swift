@@ -1,0 +1,114 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import LockstepCore
+
+/// A response read in full.
+struct HTTPResponse: Sendable {
+    var status: Int
+    var body: Data
+
+    var isSuccess: Bool { (200..<300).contains(status) }
+    /// The body as JSON, or nil when it is not JSON.
+    var json: JSONValue? { try? JSONDecoder().decode(JSONValue.self, from: body) }
+}
+
+/// One-shot HTTP requests with a hard timeout, mapping every failure to an `OperatorError`.
+///
+/// Each request gets its own session whose request AND resource timeouts are set: `URLSession.shared`
+/// ignores a request's `timeoutInterval` against a server that accepts and never answers. TLS
+/// certificates are verified (the session's default); nothing here turns that off.
+enum HTTPClient {
+    static func send(
+        method: String, url: URL, headers: [String: String] = [:], body: Data? = nil, timeout: Duration
+    ) async throws(OperatorError) -> HTTPResponse {
+        let shown = LockstepConfig.redacted(url.absoluteString)
+        let seconds = max(timeout.seconds, 0.001)
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.timeoutIntervalForRequest = seconds
+        configuration.timeoutIntervalForResource = seconds
+        configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
+        configuration.urlCache = nil
+        configuration.httpCookieStorage = nil
+        let session = URLSession(configuration: configuration)
+        defer { session.finishTasksAndInvalidate() }
+
+        var request = URLRequest(url: url, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: seconds)
+        request.httpMethod = method
+        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
+        request.httpBody = body
+        do {
+            let (data, response) = try await session.data(for: request)
+            guard let http = response as? HTTPURLResponse else {
+                throw OperatorError(.badResponse, "\(method) \(shown): not an HTTP response", retryable: true)
+            }
+            return HTTPResponse(status: http.statusCode, body: data)
+        } catch let error as OperatorError {
+            throw error
+        } catch let error as URLError {
+            throw classify(error, method: method, shown: shown, timeout: seconds)
+        } catch is CancellationError {
+            throw OperatorError(.cancelled, "\(method) \(shown) was cancelled", retryable: true)
+        } catch {
+            throw OperatorError(.unavailable, "\(method) \(shown) failed: \(type(of: error))", retryable: true)
+        }
+    }
+
+    /// The error for a non-2xx status: 5xx, 408 and 429 may pass; other 4xx mean the request is wrong.
+    static func statusError(_ response: HTTPResponse, method: String, url: URL) -> OperatorError {
+        let shown = LockstepConfig.redacted(url.absoluteString)
+        let status = response.status
+        let retryable = status >= 500 || status == 408 || status == 429
+        var message = "\(method) \(shown) answered HTTP \(status)"
+        if status == 401 || status == 403 { message += " (credentials refused)" }
+        if let snippet = String(data: response.body.prefix(200), encoding: .utf8), !snippet.isEmpty {
+            message += ": \(snippet)"
+        }
+        return OperatorError(.httpStatus(status), message, retryable: retryable)
+    }
+
+    private static func classify(_ error: URLError, method: String, shown: String, timeout: Double) -> OperatorError {
+        let prefix = "\(method) \(shown)"
+        switch error.code {
+        case .timedOut:
+            return OperatorError(.timeout, "\(prefix) got no response within \(format(timeout)) s", retryable: true)
+        case .cannotConnectToHost, .networkConnectionLost, .cannotFindHost, .dnsLookupFailed,
+             .notConnectedToInternet, .resourceUnavailable, .badServerResponse, .zeroByteResource:
+            return OperatorError(.unavailable, "\(prefix) failed: \(describe(error.code)) (URLError \(error.code.rawValue))", retryable: true)
+        case .secureConnectionFailed, .serverCertificateHasBadDate, .serverCertificateUntrusted,
+             .serverCertificateHasUnknownRoot, .serverCertificateNotYetValid, .clientCertificateRejected,
+             .clientCertificateRequired:
+            return OperatorError(.tls, "\(prefix) failed TLS verification (URLError \(error.code.rawValue))", retryable: false)
+        case .badURL, .unsupportedURL:
+            return .config("\(prefix): not a usable http(s) URL")
+        case .cancelled:
+            return OperatorError(.cancelled, "\(prefix) was cancelled", retryable: true)
+        default:
+            return OperatorError(.unavailable, "\(prefix) failed (URLError \(error.code.rawValue))", retryable: true)
+        }
+    }
+
+    private static func describe(_ code: URLError.Code) -> String {
+        switch code {
+        case .cannotConnectToHost: "connection refused"
+        case .networkConnectionLost: "connection lost"
+        case .cannotFindHost, .dnsLookupFailed: "host not found"
+        default: "network error"
+        }
+    }
+
+    private static func format(_ seconds: Double) -> String {
+        seconds.rounded() == seconds ? String(Int(seconds)) : String(format: "%.3g", seconds)
+    }
+
+    /// Parses an http(s) URL from a rendered param, or a config error naming the param.
+    static func url(_ text: String, param: String, origin: String) throws(OperatorError) -> URL {
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
+              url.host != nil
+        else {
+            throw .config("task \(origin): param `\(param)` is not an http(s) URL: \(LockstepConfig.redacted(text))")
+        }
+        return url
+    }
+}

@@ -1,0 +1,126 @@
+import CLibPQ
+import Foundation
+import LockstepCore
+
+/// One blocking libpq connection. Not thread-safe: create, use and close it on one thread
+/// (`PostgresSession.run` does), never from the cooperative pool.
+final class PostgresConnection {
+    private var conn: OpaquePointer?
+    /// `postgresql://user@host:port/db`: what messages show instead of the URI.
+    let display: String
+
+    /// Connects, waiting at most `connectTimeout` (libpq counts whole seconds, at least 2).
+    init(uri: String, name: String, connectTimeout: Duration) throws(OperatorError) {
+        let parsed = try Self.parse(uri, name: name)
+        display = parsed.display
+        var timeout = max(2, Int(connectTimeout.seconds.rounded(.up)))
+        if let own = parsed.options["connect_timeout"].flatMap({ Int($0) }), own > 0 { timeout = min(timeout, max(2, own)) }
+        // Keywords are applied in order and a repeated keyword keeps its last value: the URI (expanded
+        // from `dbname`) may name the application, but the connect timeout is always bounded by the deadline.
+        let pairs: [(String, String)] = [
+            ("application_name", "lockstep"),
+            ("dbname", uri),
+            ("connect_timeout", String(timeout)),
+        ]
+        let keywords = pairs.map { strdup($0.0) }
+        let values = pairs.map { strdup($0.1) }
+        defer { (keywords + values).forEach { free($0) } }
+        let kw = keywords.map { UnsafePointer($0) } + [nil]
+        let vs = values.map { UnsafePointer($0) } + [nil]
+        conn = PQconnectdbParams(kw, vs, 1)
+        guard let conn, PQstatus(conn) == CONNECTION_OK else {
+            let text = conn.map { String(cString: PQerrorMessage($0)) } ?? "out of memory"
+            PQfinish(conn)
+            self.conn = nil
+            throw PostgresErrors.connectionFailure(text, display: display, name: name, timeout: timeout)
+        }
+    }
+
+    deinit { close() }
+
+    func close() {
+        if let conn { PQfinish(conn) }
+        conn = nil
+    }
+
+    /// The socket, for the watchdog that unblocks a read past the deadline.
+    var socket: Int32 { conn.map { PQsocket($0) } ?? -1 }
+
+    /// Runs `sql` with `$1…` parameters sent separately from the text (never spliced in), returning rows as text.
+    @discardableResult
+    func query(_ sql: String, _ parameters: [String] = []) throws(OperatorError) -> [[String?]] {
+        guard let conn else { throw OperatorError(.unavailable, "connection \(display) is closed", retryable: true) }
+        let copies = parameters.map { strdup($0) }
+        defer { copies.forEach { free($0) } }
+        let pointers = copies.map { UnsafePointer($0) }
+        let result = PQexecParams(conn, sql, Int32(pointers.count), nil, pointers, nil, nil, 0)
+        defer { PQclear(result) }
+        let status = PQresultStatus(result)
+        guard status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK else {
+            let sqlstate = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
+            let primary = PQresultErrorField(result, Int32(UInt8(ascii: "M"))).map { String(cString: $0) }
+                ?? String(cString: PQerrorMessage(conn))
+            throw PostgresErrors.statementFailure(primary, sqlstate: sqlstate, display: display)
+        }
+        let rows = Int(PQntuples(result))
+        let columns = Int(PQnfields(result))
+        var out: [[String?]] = []
+        out.reserveCapacity(rows)
+        for r in 0..<rows {
+            var row: [String?] = []
+            for c in 0..<columns {
+                row.append(PQgetisnull(result, Int32(r), Int32(c)) == 1 ? nil : String(cString: PQgetvalue(result, Int32(r), Int32(c))))
+            }
+            out.append(row)
+        }
+        return out
+    }
+
+    /// Rows in `quotedTable`, which must come from `quoteIdentifier`.
+    func count(_ quotedTable: String) throws(OperatorError) -> Int64 {
+        let rows = try query("SELECT count(*) FROM \(quotedTable)")
+        guard let text = rows.first?.first ?? nil, let value = Int64(text) else {
+            throw OperatorError(.badResponse, "\(display): count(*) returned no number", retryable: false)
+        }
+        return value
+    }
+
+    /// `name` quoted as an SQL identifier by libpq, so `user`, `Mixed Case` or `x; DROP TABLE y` stay names.
+    func quoteIdentifier(_ name: String) throws(OperatorError) -> String {
+        guard let conn else { throw OperatorError(.unavailable, "connection \(display) is closed", retryable: true) }
+        guard let quoted = PQescapeIdentifier(conn, name, strlen(name)) else {
+            throw OperatorError(.config, "cannot quote identifier: \(String(cString: PQerrorMessage(conn)))", retryable: false)
+        }
+        defer { PQfreemem(quoted) }
+        return String(cString: quoted)
+    }
+
+    private struct ParsedURI {
+        var display: String
+        var options: [String: String]
+    }
+
+    /// Checks the URI with libpq's own parser and keeps only what may be shown. On failure libpq's
+    /// message is dropped: it can quote the malformed part, which may be the password.
+    private static func parse(_ uri: String, name: String) throws(OperatorError) -> ParsedURI {
+        var errorMessage: UnsafeMutablePointer<CChar>?
+        guard let options = PQconninfoParse(uri, &errorMessage) else {
+            if let errorMessage { PQfreemem(errorMessage) }
+            throw .config("connection `\(name)` (\(LockstepConfig.redacted(uri))) is not a valid PostgreSQL URI; "
+                + "check its percent-encoding and parameters")
+        }
+        defer { PQconninfoFree(options) }
+        var values: [String: String] = [:]
+        var cursor = options
+        while let keyword = cursor.pointee.keyword {
+            if let value = cursor.pointee.val { values[String(cString: keyword)] = String(cString: value) }
+            cursor += 1
+        }
+        let user = values["user"].map { "\($0)@" } ?? ""
+        let host = values["host"] ?? values["hostaddr"] ?? "localhost"
+        let port = values["port"].map { ":\($0)" } ?? ""
+        let db = values["dbname"] ?? values["user"] ?? ""
+        values["password"] = nil
+        return ParsedURI(display: "postgresql://\(user)\(host)\(port)/\(db)", options: values)
+    }
+}
