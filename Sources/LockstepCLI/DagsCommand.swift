@@ -1,5 +1,56 @@
 import ArgumentParser
+import Foundation
+import LockstepCore
 
+/// `lockstep dags list|validate`.
 struct DagsCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "dags", abstract: "List and validate pipeline definitions.")
+    static let configuration = CommandConfiguration(
+        commandName: "dags", abstract: "List and validate pipeline definitions.",
+        subcommands: [List.self, Validate.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show each DAG with its schedule and next fire time (UTC).")
+        @OptionGroup var options: ConfigOptions
+        @Option(help: ArgumentHelp("Compute next fire times from this instant instead of now (ISO 8601).", visibility: .hidden))
+        var now: String?
+
+        func run() async throws {
+            let dags: [DagSpec]
+            do { (_, dags) = try options.load() } catch { throw error.asExit }
+            let reference = try now.map { text in
+                guard let date = ISO8601.parse(text) else { throw ValidationError("--now must be an ISO 8601 instant") }
+                return date
+            } ?? Date()
+            var rows = [["DAG", "SCHEDULE", "TIMEZONE", "NEXT RUN (UTC)", "TASKS", "MAX ACTIVE", "PAUSED"]]
+            for dag in dags {
+                var next = "-"
+                if let text = dag.schedule, let zone = TimeZone(identifier: dag.timezone),
+                    let schedule = try? CronSchedule(text, timeZone: zone), let fire = schedule.next(after: reference)
+                {
+                    next = ISO8601.format(fire)
+                }
+                rows.append([
+                    dag.id, dag.schedule ?? "(triggered)", dag.timezone, next, "\(dag.tasks.count)", "\(dag.maxActiveRuns)",
+                    dag.paused ? "yes" : "no",
+                ])
+            }
+            print(TextTable.render(rows))
+        }
+    }
+
+    struct Validate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check lockstep.yaml and every DAG file; exit non-zero on the first problem, naming file and key.")
+        @OptionGroup var options: ConfigOptions
+        @Argument(help: "The DAG directory (default: --dags).") var directory: String?
+
+        func run() async throws {
+            do {
+                let (config, dags) = try options.load(dagsDirectory: directory)
+                print("ok: \(dags.count) DAG\(dags.count == 1 ? "" : "s") valid (\(dags.map(\.id).joined(separator: ", "))); \(config.pools.count) pool\(config.pools.count == 1 ? "" : "s")")
+            } catch {
+                throw error.asExit
+            }
+        }
+    }
 }
