@@ -25,33 +25,33 @@ enum HTTPClient {
     ) async throws(OperatorError) -> HTTPResponse {
         let shown = LockstepConfig.redacted(url.absoluteString)
         let seconds = max(timeout.seconds, 0.001)
+        // The session's timeouts are whole seconds in practice (measured here: 0.999 s fired at once, as if
+        // truncated to 0), so they are set rounded up as a backstop and a timer cancels at the exact deadline.
         let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = seconds
-        configuration.timeoutIntervalForResource = seconds
+        configuration.timeoutIntervalForRequest = seconds.rounded(.up) + 1
+        configuration.timeoutIntervalForResource = seconds.rounded(.up) + 1
         configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
         configuration.urlCache = nil
         configuration.httpCookieStorage = nil
         let session = URLSession(configuration: configuration)
         defer { session.finishTasksAndInvalidate() }
 
-        var request = URLRequest(url: url, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: seconds)
+        var request = URLRequest(url: url, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: seconds.rounded(.up) + 1)
         request.httpMethod = method
         for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
         request.httpBody = body
-        do {
-            let (data, response) = try await session.data(for: request)
-            guard let http = response as? HTTPURLResponse else {
-                throw OperatorError(.badResponse, "\(method) \(shown): not an HTTP response", retryable: true)
-            }
-            return HTTPResponse(status: http.statusCode, body: data)
-        } catch let error as OperatorError {
-            throw error
-        } catch let error as URLError {
+        let outcome = await Exchange.perform(request, in: session, timeout: seconds)
+        switch outcome {
+        case .response(let status, let data):
+            return HTTPResponse(status: status, body: data)
+        case .timedOut:
+            throw OperatorError(.timeout, "\(method) \(shown) got no response within \(format(seconds)) s", retryable: true)
+        case .failed(let error as URLError):
             throw classify(error, method: method, shown: shown, timeout: seconds)
-        } catch is CancellationError {
-            throw OperatorError(.cancelled, "\(method) \(shown) was cancelled", retryable: true)
-        } catch {
+        case .failed(let error):
             throw OperatorError(.unavailable, "\(method) \(shown) failed: \(type(of: error))", retryable: true)
+        case .notHTTP:
+            throw OperatorError(.badResponse, "\(method) \(shown): not an HTTP response", retryable: true)
         }
     }
 
@@ -110,5 +110,65 @@ enum HTTPClient {
             throw .config("task \(origin): param `\(param)` is not an http(s) URL: \(LockstepConfig.redacted(text))")
         }
         return url
+    }
+}
+
+/// One request raced against its deadline timer and the calling task's cancellation; the first to
+/// finish decides, and the loser's callback is ignored.
+private final class Exchange: @unchecked Sendable {
+    enum Outcome: Sendable {
+        case response(Int, Data)
+        case timedOut
+        case failed(any Error)
+        case notHTTP
+    }
+
+    private let lock = NSLock()
+    private var continuation: CheckedContinuation<Outcome, Never>?
+    private var task: URLSessionDataTask?
+    /// An outcome that arrived before `start` (the caller was already cancelled).
+    private var early: Outcome?
+
+    static func perform(_ request: URLRequest, in session: URLSession, timeout: Double) async -> Outcome {
+        let exchange = Exchange()
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                exchange.start(request, session: session, timeout: timeout, continuation: continuation)
+            }
+        } onCancel: {
+            exchange.finish(.failed(URLError(.cancelled)))
+        }
+    }
+
+    private func start(_ request: URLRequest, session: URLSession, timeout: Double, continuation: CheckedContinuation<Outcome, Never>) {
+        let task = session.dataTask(with: request) { [self] data, response, error in
+            if let error { finish(.failed(error)); return }
+            guard let http = response as? HTTPURLResponse else { finish(.notHTTP); return }
+            finish(.response(http.statusCode, data ?? Data()))
+        }
+        lock.lock()
+        if let early {
+            lock.unlock()
+            continuation.resume(returning: early)
+            return
+        }
+        self.continuation = continuation
+        self.task = task
+        lock.unlock()
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeout) { [self] in finish(.timedOut) }
+        task.resume()
+    }
+
+    fileprivate func finish(_ outcome: Outcome) {
+        lock.lock()
+        let continuation = self.continuation
+        let task = self.task
+        self.continuation = nil
+        self.task = nil
+        if continuation == nil && task == nil && early == nil { early = outcome }
+        lock.unlock()
+        guard let continuation else { return }
+        if case .response = outcome {} else { task?.cancel() }
+        continuation.resume(returning: outcome)
     }
 }
