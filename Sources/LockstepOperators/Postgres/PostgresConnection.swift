@@ -4,13 +4,13 @@ import LockstepCore
 
 /// One blocking libpq connection. Not thread-safe: create, use and close it on one thread
 /// (`PostgresSession.run` does), never from the cooperative pool.
-final class PostgresConnection {
+package final class PostgresConnection {
     private var conn: OpaquePointer?
     /// `postgresql://user@host:port/db`: what messages show instead of the URI.
-    let display: String
+    package let display: String
 
     /// Connects, waiting at most `connectTimeout` (libpq counts whole seconds, at least 2).
-    init(uri: String, name: String, connectTimeout: Duration) throws(OperatorError) {
+    package init(uri: String, name: String, connectTimeout: Duration) throws(OperatorError) {
         let parsed = try Self.parse(uri, name: name)
         display = parsed.display
         var timeout = max(2, Int(connectTimeout.seconds.rounded(.up)))
@@ -38,17 +38,17 @@ final class PostgresConnection {
 
     deinit { close() }
 
-    func close() {
+    package func close() {
         if let conn { PQfinish(conn) }
         conn = nil
     }
 
     /// The socket, for the watchdog that unblocks a read past the deadline.
-    var socket: Int32 { conn.map { PQsocket($0) } ?? -1 }
+    package var socket: Int32 { conn.map { PQsocket($0) } ?? -1 }
 
     /// Runs `sql` with `$1…` parameters sent separately from the text (never spliced in), returning rows as text.
     @discardableResult
-    func query(_ sql: String, _ parameters: [String] = []) throws(OperatorError) -> [[String?]] {
+    package func query(_ sql: String, _ parameters: [String] = []) throws(OperatorError) -> [[String?]] {
         guard let conn else { throw OperatorError(.unavailable, "connection \(display) is closed", retryable: true) }
         let copies = parameters.map { strdup($0) }
         defer { copies.forEach { free($0) } }
@@ -77,7 +77,7 @@ final class PostgresConnection {
     }
 
     /// Rows in `quotedTable`, which must come from `quoteIdentifier`.
-    func count(_ quotedTable: String) throws(OperatorError) -> Int64 {
+    package func count(_ quotedTable: String) throws(OperatorError) -> Int64 {
         let rows = try query("SELECT count(*) FROM \(quotedTable)")
         guard let text = rows.first?.first ?? nil, let value = Int64(text) else {
             throw OperatorError(.badResponse, "\(display): count(*) returned no number", retryable: false)
@@ -86,7 +86,7 @@ final class PostgresConnection {
     }
 
     /// `name` quoted as an SQL identifier by libpq, so `user`, `Mixed Case` or `x; DROP TABLE y` stay names.
-    func quoteIdentifier(_ name: String) throws(OperatorError) -> String {
+    package func quoteIdentifier(_ name: String) throws(OperatorError) -> String {
         guard let conn else { throw OperatorError(.unavailable, "connection \(display) is closed", retryable: true) }
         guard let quoted = PQescapeIdentifier(conn, name, strlen(name)) else {
             throw OperatorError(.config, "cannot quote identifier: \(String(cString: PQerrorMessage(conn)))", retryable: false)

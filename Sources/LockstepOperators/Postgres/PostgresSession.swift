@@ -9,8 +9,8 @@ import Glibc
 /// The budget bounds each phase: `connect_timeout` for connecting, `statement_timeout` for the
 /// server's work, and a watchdog that shuts the socket down shortly after the deadline in case the
 /// server itself stops answering (statement_timeout cannot fire on a hung server).
-enum PostgresSession {
-    static func run<T: Sendable>(
+package enum PostgresSession {
+    package static func run<T: Sendable>(
         connection name: String, uri: String, budget: Duration,
         _ body: @escaping @Sendable (PostgresConnection) throws(OperatorError) -> T
     ) async throws(OperatorError) -> T {
