@@ -1,11 +1,29 @@
 import ArgumentParser
 
 /// `lockstep`: the root command. Each subcommand lives in its own file.
+@available(macOS 10.15, macCatalyst 13, iOS 13, tvOS 13, watchOS 6, *)
 public struct LockstepCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "lockstep",
         abstract: "An event-driven pipeline orchestrator.",
-        subcommands: [DagsCommand.self, TasksCommand.self, EventsCommand.self]
+        subcommands: [
+            StandaloneCommand.self, TriggerCommand.self, RunsCommand.self, DagsCommand.self, TasksCommand.self,
+            SchedulerCommand.self, CoordinatorCommand.self, WorkerCommand.self, NotifierCommand.self, EventsCommand.self,
+        ]
     )
     public init() {}
+}
+
+/// Parses the command line and runs the chosen command, async or not (what `@main` would do).
+public func runLockstep(_ arguments: [String]? = nil) async {
+    do {
+        var command = try LockstepCommand.parseAsRoot(arguments)
+        if var asyncCommand = command as? AsyncParsableCommand {
+            try await asyncCommand.run()
+        } else {
+            try command.run()
+        }
+    } catch {
+        LockstepCommand.exit(withError: error)
+    }
 }

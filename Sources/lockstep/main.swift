@@ -1,3 +1,3 @@
 import LockstepCLI
 
-await LockstepCommand.main()
+await runLockstep()

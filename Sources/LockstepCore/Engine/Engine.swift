@@ -24,11 +24,16 @@ public struct Engine: Sendable {
 
     /// The in-place form of `reduce`.
     public func apply(_ event: EngineEvent, to state: inout EngineState, now: Date) -> [EngineCommand] {
+        applyTracking(event, to: &state, now: now).commands
+    }
+
+    /// `apply`, also naming the runs it changed, so a store can write just those.
+    public func applyTracking(_ event: EngineEvent, to state: inout EngineState, now: Date) -> (commands: [EngineCommand], touched: Set<RunID>) {
         var step = Step(engine: self, state: state, now: now)
         step.handle(event)
         step.settle()
         state = step.state
-        return step.commands
+        return (step.commands, step.touched)
     }
 }
 
@@ -38,6 +43,7 @@ struct Step {
     var state: EngineState
     let now: Date
     var commands: [EngineCommand] = []
+    var touched: Set<RunID> = []
 
     init(engine: Engine, state: EngineState, now: Date) {
         self.engine = engine
@@ -87,6 +93,7 @@ struct Step {
             state: .queued, sequence: state.nextSequence, requestedAt: now, tasks: tasks)
         state.nextSequence += 1
         state.runs[run.id] = run
+        touched.insert(run.id)
         publish(.runQueued, run)
     }
 
@@ -230,6 +237,7 @@ struct Step {
         guard var run = state.runs[id] else { return }
         change(&run)
         state.runs[id] = run
+        touched.insert(id)
     }
 
     mutating func updateTask(_ key: TaskKey, _ change: (inout TaskInstance) -> Void) {

@@ -30,6 +30,22 @@ public struct TaskDispatch: Sendable, Hashable, Codable {
     public var timeout: Duration?
     public var maxTries: Int
     public var pool: String?
+
+    public init(
+        attempt: AttemptID, dagID: String, logicalDate: Date, operator: String, params: [String: JSONValue], conf: JSONValue,
+        inputs: [String: JSONValue], timeout: Duration?, maxTries: Int, pool: String?
+    ) {
+        self.attempt = attempt
+        self.dagID = dagID
+        self.logicalDate = logicalDate
+        self.operator = `operator`
+        self.params = params
+        self.conf = conf
+        self.inputs = inputs
+        self.timeout = timeout
+        self.maxTries = maxTries
+        self.pool = pool
+    }
 }
 
 /// A change in a run or task's life, for subscribers (`runs.events`).

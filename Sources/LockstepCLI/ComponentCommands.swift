@@ -1,0 +1,84 @@
+import ArgumentParser
+import Foundation
+import LockstepOperators
+import LockstepServices
+import Logging
+import ServiceLifecycle
+
+/// Runs services until SIGTERM or SIGINT, then shuts them down gracefully.
+func runServices(_ services: [any Service], logger: Logger) async throws {
+    let group = ServiceGroup(
+        configuration: .init(
+            services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+    try await group.run()
+}
+
+/// `lockstep standalone`: every component in one process (embedded bus and SQLite state by default).
+struct StandaloneCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "standalone", abstract: "Run scheduler, coordinator, workers and notifier in one process.")
+    @OptionGroup var options: RuntimeOptions
+    @Option(help: "Task attempts run at once.") var workers: Int = 4
+    @Flag(help: "Do not run the scheduler (runs start only from trigger requests).") var noScheduler = false
+
+    func run() async throws {
+        let runtime = try await options.makeRuntime(component: "standalone")
+        let reports = options.reportsDirectory(runtime.config)
+        var services: [any Service] = [
+            Coordinator(runtime: runtime),
+            Worker(runtime: runtime, options: .init(concurrency: workers, dataDirectory: options.dataDirectory, reportsDirectory: reports)),
+            Worker(runtime: runtime, options: .notifier(dataDirectory: options.dataDirectory, reportsDirectory: reports)),
+        ]
+        if !noScheduler { services.append(Scheduler(runtime: runtime)) }
+        runtime.logger.info("standalone: bus \(options.bus), state \(runtime.store.location), \(runtime.dags.count) DAGs")
+        try await runServices(services, logger: runtime.logger)
+        await runtime.bus.close()
+    }
+}
+
+struct SchedulerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "scheduler", abstract: "Publish schedule ticks for cron firings.")
+    @OptionGroup var options: RuntimeOptions
+    func run() async throws {
+        let runtime = try await options.makeRuntime(component: "scheduler")
+        try await runServices([Scheduler(runtime: runtime)], logger: runtime.logger)
+        await runtime.bus.close()
+    }
+}
+
+struct CoordinatorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "coordinator", abstract: "Advance runs: consume ticks, requests and results; dispatch tasks. One is active; others stand by.")
+    @OptionGroup var options: RuntimeOptions
+    func run() async throws {
+        let runtime = try await options.makeRuntime(component: "coordinator")
+        try await runServices([Coordinator(runtime: runtime)], logger: runtime.logger)
+        await runtime.bus.close()
+    }
+}
+
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "worker", abstract: "Run task attempts from the task-commands topic.")
+    @OptionGroup var options: RuntimeOptions
+    @Option(help: "Task attempts run at once.") var concurrency: Int = 2
+    func run() async throws {
+        let runtime = try await options.makeRuntime(component: "worker")
+        let worker = Worker(runtime: runtime, options: .init(
+            concurrency: concurrency, dataDirectory: options.dataDirectory, reportsDirectory: options.reportsDirectory(runtime.config)))
+        try await runServices([worker], logger: runtime.logger)
+        await runtime.bus.close()
+    }
+}
+
+struct NotifierCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "notifier", abstract: "Deliver notifications (the training-complete POST); give-ups go to the dead-letter topic.")
+    @OptionGroup var options: RuntimeOptions
+    func run() async throws {
+        let runtime = try await options.makeRuntime(component: "notifier")
+        let notifier = Worker(runtime: runtime, options: .notifier(
+            dataDirectory: options.dataDirectory, reportsDirectory: options.reportsDirectory(runtime.config)))
+        try await runServices([notifier], logger: runtime.logger)
+        await runtime.bus.close()
+    }
+}

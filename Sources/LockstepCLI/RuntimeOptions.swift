@@ -1,0 +1,66 @@
+import ArgumentParser
+import Foundation
+import LockstepBus
+import LockstepCore
+import LockstepKafka
+import LockstepServices
+import Logging
+
+/// Where the components find the bus, the state store and their files.
+struct RuntimeOptions: ParsableArguments {
+    @OptionGroup var configuration: ConfigOptions
+
+    @Option(help: "The event bus: `embedded` (a log in the data directory) or kafka://host:port[,host:port][?property=value]. Env: LOCKSTEP_BUS.")
+    var bus: String = ProcessInfo.processInfo.environment["LOCKSTEP_BUS"] ?? "embedded"
+
+    @Option(help: "The state store: sqlite:PATH or postgresql://user@host:port/db (default: sqlite in the data directory). Env: LOCKSTEP_STATE.")
+    var state: String? = ProcessInfo.processInfo.environment["LOCKSTEP_STATE"]
+
+    @Option(help: "Data directory: embedded log, SQLite state, model artifacts. Env: LOCKSTEP_DATA_DIR.")
+    var dataDir: String = ProcessInfo.processInfo.environment["LOCKSTEP_DATA_DIR"] ?? "data"
+
+    @Option(help: "Where reports are written (default: the REPORTS_DIR variable). Env: LOCKSTEP_REPORTS_DIR.")
+    var reportsDir: String? = ProcessInfo.processInfo.environment["LOCKSTEP_REPORTS_DIR"]
+
+    @Option(help: "Prefix of every topic name.")
+    var topicPrefix: String = ProcessInfo.processInfo.environment["LOCKSTEP_TOPIC_PREFIX"] ?? "lockstep."
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical. Env: LOCKSTEP_LOG_LEVEL.")
+    var logLevel: String = ProcessInfo.processInfo.environment["LOCKSTEP_LOG_LEVEL"] ?? "info"
+
+    var dataDirectory: URL { URL(fileURLWithPath: dataDir) }
+
+    func reportsDirectory(_ config: LockstepConfig) -> URL {
+        URL(fileURLWithPath: reportsDir ?? config.variables["REPORTS_DIR"] ?? dataDirectory.appendingPathComponent("reports").path)
+    }
+
+    var storeLocation: StoreLocation {
+        StoreLocation(state ?? "sqlite:" + dataDirectory.appendingPathComponent("state.sqlite").path)
+    }
+
+    func makeBus(logger: Logger) throws -> any EventBus {
+        if bus == "embedded" || bus.hasPrefix("embedded:") {
+            let dir = bus.hasPrefix("embedded:") ? URL(fileURLWithPath: String(bus.dropFirst("embedded:".count))) : dataDirectory
+            return try EmbeddedBus(directory: dir)
+        }
+        if bus.hasPrefix("kafka://") {
+            return try KafkaBus(config: try KafkaConfig(url: bus).applying(environment: ProcessInfo.processInfo.environment), logger: logger)
+        }
+        throw ValidationError("--bus must be `embedded` or kafka://host:port, not `\(bus)`")
+    }
+
+    /// Loads config and DAGs, opens the bus and the store.
+    func makeRuntime(component: String) async throws -> Runtime {
+        var logger = Logger(label: "lockstep.\(component)")
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        let config: LockstepConfig
+        let dags: [DagSpec]
+        do { (config, dags) = try configuration.load() } catch { throw error.asExit }
+        try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
+        let bus = try makeBus(logger: logger)
+        let store = try await StateStore(storeLocation)
+        return Runtime(
+            bus: bus, store: store, topics: Topics(prefix: topicPrefix), dags: dags, config: config, logger: logger,
+            instance: "\(component)-\(Runtime.defaultInstance)")
+    }
+}

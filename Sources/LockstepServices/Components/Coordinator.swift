@@ -1,0 +1,216 @@
+import Foundation
+import LockstepBus
+import LockstepCore
+import Logging
+import ServiceLifecycle
+
+/// Consumes ticks, run requests, ops events and attempt results; applies the engine; commits the new
+/// state, its timers and the events to publish in one transaction (the outbox); then publishes them
+/// and commits the consumed offset. A crash anywhere leads to a redelivery or a republish, never a
+/// lost step, and both are harmless because the engine ignores what it has already seen.
+///
+/// Exactly one coordinator is active: it holds the store's coordinator lease, and a standby waits
+/// for the lease until the active one dies.
+public final class Coordinator: Service, Sendable {
+    public static let group = "lockstep-coordinator"
+    let runtime: Runtime
+    let engine: Engine
+    /// Which operators run on the notifier instead of the workers.
+    let notificationOperators: Set<String>
+
+    public init(runtime: Runtime, notificationOperators: Set<String> = Coordinator.defaultNotificationOperators) {
+        self.runtime = runtime
+        engine = Engine(dags: runtime.dags, config: runtime.config)
+        self.notificationOperators = notificationOperators
+    }
+
+    public static let defaultNotificationOperators: Set<String> = ["notify_training_complete"]
+
+    public func run() async throws {
+        let log = runtime.logger
+        log.info("coordinator waiting for the lease", metadata: ["store": .string(runtime.store.location.description)])
+        let lease = try await CoordinatorLease.acquire(runtime.store.location)
+        defer { lease.release() }
+        log.info("coordinator active")
+        try await runtime.createTopics()
+        var (state, timers) = try await runtime.store.loadEngine()
+        let timerWheel = TimerWheel(timers)
+        try await flushOutbox()
+        let consumer = try await runtime.bus.subscribe(group: Self.group, topics: runtime.topics.coordinatorInputs)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await self.fireTimers(timerWheel) }
+            defer { group.cancelAll() }
+            do {
+                for try await record in consumer.records.cancelOnGracefulShutdown() {
+                    try await handle(record, state: &state, timers: timerWheel)
+                    try await consumer.commit(record.position)
+                }
+            } catch is CancellationError {}
+            await consumer.close()
+        }
+        log.info("coordinator stopped")
+    }
+
+    /// One consumed record: decode, reduce, commit, publish.
+    func handle(_ record: BusRecord, state: inout EngineState, timers: TimerWheel) async throws {
+        let cloudEvent: CloudEvent
+        let event: EngineEvent
+        do {
+            cloudEvent = try CloudEvent(record)
+            guard let decoded = try WireCodec.decodeEngineEvent(cloudEvent) else {
+                try await runtime.deadLetter(record, component: "coordinator", reason: "unknown event type `\(cloudEvent.type)` on \(record.topic)")
+                return
+            }
+            event = decoded
+        } catch let error as EventDecodingError {
+            try await runtime.deadLetter(record, component: "coordinator", reason: error.description)
+            return
+        } catch let error as WireError {
+            try await runtime.deadLetter(record, component: "coordinator", reason: error.description)
+            return
+        }
+        // The record's time, not the wall clock: replaying the log gives the same state.
+        let now = record.timestamp
+        let (commands, touched) = engine.applyTracking(event, to: &state, now: now)
+        var outbox: [OutboxEntry] = []
+        var timersSet: [TimerID: Date] = [:]
+        var timersCleared: Set<TimerID> = []
+        if case .timerFired(let timer) = event { timersCleared.insert(timer) }
+        for command in commands {
+            switch command {
+            case .dispatch(let dispatch):
+                let topic = notificationOperators.contains(dispatch.operator) ? runtime.topics.notifications : runtime.topics.taskCommands
+                outbox.append(entry(
+                    id: "dispatch/\(dispatch.attempt)", type: EventType.taskDispatched, subject: dispatch.attempt.description,
+                    data: WireCodec.encode(dispatch), topic: topic, key: dispatch.attempt.runID, now: now))
+            case .startTimer(let timer, let at):
+                timersSet[timer] = at
+                timersCleared.remove(timer)
+            case .cancelTimer(let timer):
+                timersCleared.insert(timer)
+                timersSet[timer] = nil
+            case .abandon(let attempt, let reason):
+                outbox.append(entry(
+                    id: "abandon/\(attempt)", type: EventType.attemptAbandoned, subject: attempt.description,
+                    data: ["run_id": .string(attempt.runID), "task_id": .string(attempt.taskID), "try_number": .int(Int64(attempt.tryNumber)), "reason": .string(reason)],
+                    topic: runtime.topics.runEvents, key: attempt.runID, now: now))
+            case .publish(let lifecycle):
+                let (type, data) = WireCodec.encode(lifecycle)
+                let id = "\(lifecycle.kind.rawValue)/\(lifecycle.runID)/\(lifecycle.taskID ?? "-")/\(lifecycle.tryNumber ?? 0)"
+                outbox.append(entry(id: id, type: type, subject: lifecycle.runID, data: data, topic: runtime.topics.runEvents, key: lifecycle.runID, now: now))
+            case .requestRun(let request):
+                outbox.append(entry(
+                    id: "request/\(request.runID)", type: EventType.runRequested, subject: request.dagID,
+                    data: WireCodec.encodeRunRequest(request), topic: runtime.topics.runRequests, key: request.dagID, now: now))
+            case .reject(_, let reason):
+                let data = DeadLetter.data(original: record, component: "coordinator", reason: reason, at: now)
+                outbox.append(entry(
+                    id: "deadletter/\(record.position)", type: EventType.deadLetter, subject: record.position.description,
+                    data: data, topic: runtime.topics.deadLetters, key: record.key ?? record.position.description, now: now))
+            }
+        }
+        let ids = try await runtime.store.commit(
+            state: state, touched: touched, timersSet: timersSet, timersCleared: timersCleared, outbox: outbox)
+        await timers.update(set: timersSet, cleared: timersCleared)
+        try await publish(zip(ids, outbox).map { ($0, $1) })
+    }
+
+    private func entry(id: String, type: String, subject: String?, data: JSONValue, topic: String, key: String, now: Date) -> OutboxEntry {
+        let event = runtime.event(id: id, component: "coordinator", type: type, subject: subject, data: data, time: now)
+        return OutboxEntry(topic: topic, key: key, eventJSON: event.structuredJSON)
+    }
+
+    /// Publishes outbox entries in one batch, then forgets them.
+    private func publish(_ entries: [(Int64, OutboxEntry)]) async throws {
+        guard !entries.isEmpty else { return }
+        var records: [OutgoingRecord] = []
+        for (_, entry) in entries {
+            let event = try CloudEvent(structuredJSON: entry.eventJSON)
+            records.append(event.record(topic: entry.topic, key: entry.key))
+        }
+        try await runtime.bus.publish(records)
+        try await runtime.store.markSent(entries.map(\.0))
+    }
+
+    /// What a crashed predecessor committed but did not get to publish.
+    private func flushOutbox() async throws {
+        while true {
+            let pending = try await runtime.store.pendingOutbox()
+            guard !pending.isEmpty else { return }
+            runtime.logger.info("republishing \(pending.count) outbox events")
+            try await publish(pending.map { ($0.id, $0.entry) })
+        }
+    }
+
+    /// Publishes a `timer.fired` event for each timer that is due; the event comes back through the
+    /// results topic, so timer firings are in the log like everything else.
+    private func fireTimers(_ wheel: TimerWheel) async throws {
+        while !Task.isCancelled {
+            let due = await wheel.takeDue(now: runtime.clock())
+            for timer in due {
+                let (type, data) = WireCodec.encode(.timerFired(timer))
+                let event = runtime.event(id: "timer/\(timer)", component: "coordinator", type: type, subject: timer.description, data: data)
+                do {
+                    try await runtime.publish(event, to: runtime.topics.taskResults, key: timer.attempt.runID)
+                } catch {
+                    await wheel.retry(timer)
+                    runtime.logger.error("could not publish timer \(timer): \(error)")
+                }
+            }
+            await wheel.waitForNextDue(now: runtime.clock())
+        }
+    }
+}
+
+/// The coordinator's armed timers in memory, mirrored from the store.
+actor TimerWheel {
+    private var timers: [TimerID: Date]
+    /// Published but not yet consumed back: not fired again unless the process restarts.
+    private var fired: Set<TimerID> = []
+    private var wakeUp: CheckedContinuation<Void, Never>?
+
+    init(_ timers: [TimerID: Date]) { self.timers = timers }
+
+    func update(set: [TimerID: Date], cleared: Set<TimerID>) {
+        for timer in cleared {
+            timers[timer] = nil
+            fired.remove(timer)
+        }
+        for (timer, at) in set {
+            timers[timer] = at
+            fired.remove(timer)
+        }
+        if !set.isEmpty { wake() }
+    }
+
+    func takeDue(now: Date) -> [TimerID] {
+        let due = timers.filter { $0.value <= now && !fired.contains($0.key) }.keys.sorted()
+        fired.formUnion(due)
+        return due
+    }
+
+    func retry(_ timer: TimerID) { fired.remove(timer) }
+
+    /// Sleeps until the earliest timer is due (at most a minute), or until a new timer arrives.
+    func waitForNextDue(now: Date) async {
+        let next = timers.filter { !fired.contains($0.key) }.values.min()
+        let delay = min(max(next.map { $0.timeIntervalSince(now) } ?? 60, 0.001), 60)
+        let sleeper = Task { [weak self] in
+            try? await Task.sleep(for: .milliseconds(Int64(delay * 1000)))
+            await self?.wake()
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                if Task.isCancelled { continuation.resume() } else { wakeUp = continuation }
+            }
+        } onCancel: {
+            Task { await self.wake() }
+        }
+        sleeper.cancel()
+    }
+
+    private func wake() {
+        wakeUp?.resume()
+        wakeUp = nil
+    }
+}

@@ -1,0 +1,195 @@
+import Foundation
+import LockstepBus
+import LockstepCore
+import LockstepOperators
+import Logging
+import ServiceLifecycle
+
+/// Runs task attempts from a command topic as a member of a consumer group: publishes `started`, runs
+/// the operator under its deadline, records the result durably, publishes it and the operator's own
+/// events (health results, trained models), then commits. A command redelivered for an attempt that
+/// already finished is answered with the recorded result instead of running it again.
+///
+/// The notifier is a worker on the notifications topic whose give-ups also go to the dead-letter topic.
+public final class Worker: Service, Sendable {
+    public struct Options: Sendable {
+        public var name: String
+        public var group: String
+        public var topic: String?
+        /// Attempts run at once; each is its own group member, so partitions spread over them.
+        public var concurrency: Int
+        public var dataDirectory: URL
+        public var reportsDirectory: URL
+        /// Limit for attempts of tasks without a timeout.
+        public var defaultTimeout: Duration
+        /// Notifier: a final failure also goes to the dead-letter topic with the payload.
+        public var deadLetterFinalFailures: Bool
+
+        public init(
+            name: String = "worker", group: String = "lockstep-workers", topic: String? = nil, concurrency: Int = 2,
+            dataDirectory: URL, reportsDirectory: URL, defaultTimeout: Duration = .seconds(3600),
+            deadLetterFinalFailures: Bool = false
+        ) {
+            self.name = name
+            self.group = group
+            self.topic = topic
+            self.concurrency = concurrency
+            self.dataDirectory = dataDirectory
+            self.reportsDirectory = reportsDirectory
+            self.defaultTimeout = defaultTimeout
+            self.deadLetterFinalFailures = deadLetterFinalFailures
+        }
+
+        public static func notifier(dataDirectory: URL, reportsDirectory: URL) -> Options {
+            Options(name: "notifier", group: "lockstep-notifier", concurrency: 2, dataDirectory: dataDirectory,
+                    reportsDirectory: reportsDirectory, deadLetterFinalFailures: true)
+        }
+    }
+
+    let runtime: Runtime
+    let registry: OperatorRegistry
+    let options: Options
+
+    public init(runtime: Runtime, registry: OperatorRegistry = .builtin, options: Options) {
+        self.runtime = runtime
+        self.registry = registry
+        self.options = options
+    }
+
+    var topic: String {
+        options.topic ?? (options.deadLetterFinalFailures ? runtime.topics.notifications : runtime.topics.taskCommands)
+    }
+
+    public func run() async throws {
+        try await runtime.createTopics()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for slot in 0..<max(1, options.concurrency) {
+                group.addTask { try await self.consume(slot: slot) }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    private func consume(slot: Int) async throws {
+        let consumer = try await runtime.bus.subscribe(group: options.group, topics: [topic])
+        runtime.logger.info("\(options.name) slot \(slot) consuming \(topic)")
+        do {
+            for try await record in consumer.records.cancelOnGracefulShutdown() {
+                try await handle(record, slot: slot)
+                try await consumer.commit(record.position)
+            }
+        } catch is CancellationError {}
+        await consumer.close()
+    }
+
+    private var workerID: String { "\(options.name)/\(runtime.instance)" }
+
+    func handle(_ record: BusRecord, slot: Int) async throws {
+        let dispatch: TaskDispatch
+        do {
+            let event = try CloudEvent(record)
+            guard event.type == EventType.taskDispatched else {
+                try await runtime.deadLetter(record, component: options.name, reason: "unexpected event type `\(event.type)` on \(record.topic)")
+                return
+            }
+            dispatch = try WireCodec.decodeDispatch(event)
+        } catch let error as EventDecodingError {
+            try await runtime.deadLetter(record, component: options.name, reason: error.description)
+            return
+        } catch let error as WireError {
+            try await runtime.deadLetter(record, component: options.name, reason: error.description)
+            return
+        }
+        let attempt = dispatch.attempt
+        if let recorded = try await runtime.store.attemptResult(attempt) {
+            // Ran already (we crashed before committing): say so again, do not run it twice.
+            runtime.logger.info("attempt \(attempt) already finished; republishing its result")
+            let event = try CloudEvent(structuredJSON: recorded)
+            try await runtime.publish(event, to: runtime.topics.taskResults, key: attempt.runID)
+            return
+        }
+        try await publishResult(.taskStarted(attempt, worker: workerID), id: "started/\(attempt)/\(runtime.instance)")
+
+        let deadline = ContinuousClock.now + (dispatch.timeout ?? options.defaultTimeout)
+        let outcome = await execute(dispatch, deadline: deadline)
+        let result: EngineEvent
+        var emitted: [EmittedEvent] = []
+        switch outcome {
+        case .success(let r):
+            result = .taskSucceeded(attempt, TaskSuccess(output: r.output, warnings: r.warnings))
+            emitted = r.events
+        case .failure(let error) where error.category == .timeout && dispatch.timeout != nil && ContinuousClock.now >= deadline:
+            result = .taskTimedOut(attempt)
+        case .failure(let error):
+            result = .taskFailed(attempt, TaskFailure(message: error.message, retryable: error.retryable, category: error.code))
+        }
+        for e in emitted { try await publishEmitted(e, dispatch: dispatch) }
+        let (type, data) = WireCodec.encode(result)
+        let event = runtime.event(id: "result/\(attempt)", component: options.name, type: type, subject: attempt.description, data: data)
+        try await runtime.store.recordAttemptResult(attempt, eventJSON: event.structuredJSON, at: runtime.clock())
+        if options.deadLetterFinalFailures, case .failure(let error) = outcome, !error.retryable || attempt.tryNumber >= dispatch.maxTries {
+            let dispatchEvent = runtime.event(id: "dispatch/\(attempt)", component: options.name, type: EventType.taskDispatched, data: WireCodec.encode(dispatch))
+            let letter = runtime.event(
+                id: "deadletter/\(attempt)", component: options.name, type: EventType.deadLetter, subject: attempt.description,
+                data: DeadLetter.data(event: dispatchEvent, topic: topic, component: options.name, reason: "notification gave up: \(error)", at: runtime.clock()))
+            try await runtime.publish(letter, to: runtime.topics.deadLetters, key: attempt.runID)
+        }
+        try await runtime.publish(event, to: runtime.topics.taskResults, key: attempt.runID)
+    }
+
+    /// Runs the operator, ending it at the attempt's deadline even if it does not notice.
+    private func execute(_ dispatch: TaskDispatch, deadline: ContinuousClock.Instant) async -> Result<OperatorResult, OperatorError> {
+        let timeout = dispatch.timeout ?? options.defaultTimeout
+        let context = OperatorContext(
+            dagID: dispatch.dagID, runID: dispatch.attempt.runID, taskID: dispatch.attempt.taskID,
+            tryNumber: dispatch.attempt.tryNumber, logicalDate: dispatch.logicalDate, params: dispatch.params,
+            conf: dispatch.conf, upstream: dispatch.inputs, variables: runtime.config.variables,
+            connections: runtime.config.connections, deadline: deadline, dataDirectory: options.dataDirectory,
+            reportsDirectory: options.reportsDirectory, now: runtime.clock(), logger: runtime.logger)
+        let registry = self.registry
+        return await withTaskGroup(of: Result<OperatorResult, OperatorError>?.self) { group in
+            group.addTask { await registry.run(dispatch.operator, context) }
+            group.addTask {
+                try? await Task.sleep(until: deadline + .milliseconds(500), clock: .continuous)
+                return Task.isCancelled ? nil : .failure(OperatorError(.timeout, "attempt ran past its \(DurationText.format(timeout)) timeout", retryable: true))
+            }
+            defer { group.cancelAll() }
+            while let next = await group.next() {
+                if let next { return next }
+            }
+            return .failure(OperatorError(.cancelled, "attempt cancelled", retryable: true))
+        }
+    }
+
+    private func publishResult(_ result: EngineEvent, id: String) async throws {
+        let (type, data) = WireCodec.encode(result)
+        let event = runtime.event(id: id, component: options.name, type: type, subject: WireCodec.key(for: result), data: data)
+        try await runtime.publish(event, to: runtime.topics.taskResults, key: WireCodec.key(for: result))
+    }
+
+    /// Health results and trained models, with the attempt's identity so subscribers need not call back.
+    private func publishEmitted(_ emitted: EmittedEvent, dispatch: TaskDispatch) async throws {
+        var data = emitted.data.objectValue ?? ["value": emitted.data]
+        data["dag_id"] = .string(dispatch.dagID)
+        data["run_id"] = .string(dispatch.attempt.runID)
+        data["task_id"] = .string(dispatch.attempt.taskID)
+        data["logical_date"] = .string(ISO8601.format(dispatch.logicalDate))
+        let topic: String
+        let key: String
+        switch emitted.type {
+        case EventType.healthResult:
+            topic = runtime.topics.healthResults
+            key = emitted.subject ?? data["service"]?.stringValue ?? dispatch.attempt.taskID
+        case EventType.modelTrained:
+            topic = runtime.topics.modelEvents
+            key = data["model_type"]?.stringValue ?? "model"
+        default:
+            topic = runtime.topics.runEvents
+            key = dispatch.attempt.runID
+        }
+        let event = runtime.event(
+            id: "\(emitted.type)/\(dispatch.attempt)/\(emitted.subject ?? "")", component: options.name, type: emitted.type,
+            subject: emitted.subject, data: .object(data))
+        try await runtime.publish(event, to: topic, key: key)
+    }
+}

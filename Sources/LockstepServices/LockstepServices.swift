@@ -1,2 +1,0 @@
-/// The running components: scheduler, coordinator, workers, notifier.
-public enum LockstepServices {}

@@ -1,0 +1,67 @@
+import Foundation
+import LockstepBus
+import LockstepCore
+import Logging
+
+/// What every component shares: the bus, the state store, the topics, the pipelines and a clock.
+public struct Runtime: Sendable {
+    public var bus: any EventBus
+    public var store: StateStore
+    public var topics: Topics
+    public var dags: [DagSpec]
+    public var config: LockstepConfig
+    public var logger: Logger
+    /// The wall clock, injected so tests can drive time.
+    public var clock: @Sendable () -> Date
+    /// This process, as CloudEvents `source` (e.g. `lockstep/worker/host-1234`).
+    public var instance: String
+
+    public init(
+        bus: any EventBus, store: StateStore, topics: Topics = Topics(), dags: [DagSpec], config: LockstepConfig,
+        logger: Logger = Logger(label: "lockstep"), clock: @escaping @Sendable () -> Date = { Date() },
+        instance: String = Runtime.defaultInstance
+    ) {
+        self.bus = bus
+        self.store = store
+        self.topics = topics
+        self.dags = dags
+        self.config = config
+        self.logger = logger
+        self.clock = clock
+        self.instance = instance
+    }
+
+    public static var defaultInstance: String {
+        "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
+    }
+
+    /// Creates every topic Lockstep uses (idempotent).
+    public func createTopics() async throws {
+        for (name, partitions) in topics.all { try await bus.createTopic(name, partitions: partitions) }
+    }
+
+    /// A CloudEvent from this process.
+    public func event(
+        id: String = UUID().uuidString, component: String, type: String, subject: String? = nil, data: JSONValue,
+        time: Date? = nil
+    ) -> CloudEvent {
+        CloudEvent(
+            id: id, source: "lockstep/\(component)/\(instance)", type: type, time: time ?? clock(), subject: subject,
+            data: data)
+    }
+
+    /// Publishes one event in binary mode, returning once it is durable.
+    public func publish(_ event: CloudEvent, to topic: String, key: String) async throws {
+        try await bus.publish(event.record(topic: topic, key: key))
+    }
+
+    /// Puts a record that could not be handled on the dead-letter topic, with the reason.
+    public func deadLetter(_ record: BusRecord, component: String, reason: String) async throws {
+        let data = DeadLetter.data(original: record, component: component, reason: reason, at: clock())
+        let event = self.event(
+            id: "deadletter/\(record.position)", component: component, type: EventType.deadLetter,
+            subject: record.position.description, data: data)
+        try await publish(event, to: topics.deadLetters, key: record.key ?? record.position.description)
+        logger.warning("dead-lettered \(record.position)", metadata: ["component": .string(component), "reason": .string(reason)])
+    }
+}

@@ -1,0 +1,67 @@
+import Foundation
+
+/// The little SQL the state store needs, over SQLite (one machine) or PostgreSQL (many machines).
+/// Blocking: callers run it on a thread of its own (see `StateStore`). SQL is written with `$1`-style
+/// placeholders and ANSI upserts, which both dialects accept.
+package protocol SQLDatabase: AnyObject {
+    var dialect: SQLDialect { get }
+    /// Rows as text columns (NULL as nil).
+    @discardableResult
+    func query(_ sql: String, _ parameters: [SQLValue]) throws -> [[String?]]
+    func execute(_ sql: String) throws
+    func transaction<T>(_ body: () throws -> T) throws -> T
+    func close()
+}
+
+package enum SQLDialect: Sendable { case sqlite, postgres }
+
+package enum SQLValue: Sendable, Hashable {
+    case text(String?)
+    case int(Int64)
+
+    var text: String? {
+        switch self {
+        case .text(let s): s
+        case .int(let i): String(i)
+        }
+    }
+}
+
+extension SQLDatabase {
+    @discardableResult
+    package func query(_ sql: String, _ parameters: SQLValue...) throws -> [[String?]] { try query(sql, parameters) }
+}
+
+/// Where the state lives: `sqlite:PATH` (or a plain path) or a `postgresql://` URI.
+public enum StoreLocation: Sendable, Hashable, CustomStringConvertible {
+    case sqlite(path: String)
+    case postgres(uri: String)
+
+    public init(_ text: String) {
+        if text.hasPrefix("postgresql://") || text.hasPrefix("postgres://") {
+            self = .postgres(uri: text)
+        } else if text.hasPrefix("sqlite:") {
+            self = .sqlite(path: String(text.dropFirst("sqlite:".count)))
+        } else {
+            self = .sqlite(path: text)
+        }
+    }
+
+    /// Never shows a password.
+    public var description: String {
+        switch self {
+        case .sqlite(let path): "sqlite:\(path)"
+        case .postgres(let uri): Redaction.uri(uri)
+        }
+    }
+}
+
+/// Hides the password part of a URI (`scheme://user:secret@host` → `scheme://user:***@host`).
+enum Redaction {
+    static func uri(_ uri: String) -> String {
+        guard let scheme = uri.range(of: "://"), let at = uri[scheme.upperBound...].lastIndex(of: "@") else { return uri }
+        let credentials = uri[scheme.upperBound..<at]
+        guard let colon = credentials.firstIndex(of: ":") else { return uri }
+        return String(uri[..<colon]) + ":***" + String(uri[at...])
+    }
+}

@@ -1,0 +1,51 @@
+import CSQLite
+import Foundation
+import LockstepBus
+
+/// `SQLDatabase` on SQLite in WAL mode with `synchronous=FULL`: a commit is on disk when it returns.
+package final class SQLiteDatabase: SQLDatabase {
+    package let dialect = SQLDialect.sqlite
+    private let connection: SQLiteConnection
+
+    package init(path: String) throws {
+        try FileManager.default.createDirectory(
+            at: URL(fileURLWithPath: path).deletingLastPathComponent(), withIntermediateDirectories: true)
+        connection = try SQLiteConnection(path: path)
+        try connection.execute("PRAGMA journal_mode=WAL")
+        try connection.execute("PRAGMA synchronous=FULL")
+    }
+
+    @discardableResult
+    package func query(_ sql: String, _ parameters: [SQLValue]) throws -> [[String?]] {
+        // `$1` placeholders become SQLite's numbered `?1`.
+        let statement = try connection.statement(sql.replacingOccurrences(of: "$", with: "?"))
+        for (i, parameter) in parameters.enumerated() {
+            switch parameter {
+            case .int(let value): statement.bind(Int32(i + 1), value)
+            case .text(let value): statement.bind(Int32(i + 1), value)
+            }
+        }
+        let columns = statement.columnCount
+        var rows: [[String?]] = []
+        while try statement.step() {
+            rows.append((0..<columns).map { statement.isNull($0) ? nil : statement.text($0) })
+        }
+        return rows
+    }
+
+    package func execute(_ sql: String) throws { try connection.execute(sql) }
+
+    package func transaction<T>(_ body: () throws -> T) throws -> T {
+        try connection.execute("BEGIN IMMEDIATE")
+        do {
+            let result = try body()
+            try connection.execute("COMMIT")
+            return result
+        } catch {
+            try? connection.execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    package func close() { connection.close() }
+}

@@ -1,0 +1,200 @@
+import Foundation
+import LockstepBus
+import LockstepCore
+
+/// Durable state of the running components, in one SQL database: the engine's runs, pools and paused
+/// DAGs, its timers, the coordinator's outbox, workers' finished attempts and the scheduler's last
+/// ticks. Also the read model behind `lockstep runs`.
+///
+/// An actor on a thread of its own: SQLite commits wait for fsync and libpq calls block, and neither
+/// may stall the cooperative pool.
+public actor StateStore {
+    private let executor: EmbeddedThreadExecutor
+    private let db: any SQLDatabase
+    public nonisolated let location: StoreLocation
+    private let encoder: JSONEncoder
+    private let decoder = JSONDecoder()
+
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+
+    public init(_ location: StoreLocation) async throws {
+        self.location = location
+        executor = EmbeddedThreadExecutor(name: "lockstep-state")
+        encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let db: any SQLDatabase
+        switch location {
+        case .sqlite(let path): db = try SQLiteDatabase(path: path)
+        case .postgres(let uri): db = try PostgresDatabase(uri: uri)
+        }
+        self.db = db
+        try await migrate()
+    }
+
+    private func migrate() throws {
+        let serial = db.dialect == .sqlite ? "INTEGER PRIMARY KEY AUTOINCREMENT" : "BIGSERIAL PRIMARY KEY"
+        for statement in [
+            "CREATE TABLE IF NOT EXISTS lockstep_runs (run_id TEXT PRIMARY KEY, dag_id TEXT NOT NULL, state TEXT NOT NULL, sequence BIGINT NOT NULL, body TEXT NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS lockstep_runs_dag ON lockstep_runs (dag_id, sequence)",
+            "CREATE TABLE IF NOT EXISTS lockstep_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS lockstep_timers (timer_id TEXT PRIMARY KEY, body TEXT NOT NULL, fire_at_ms BIGINT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS lockstep_outbox (id \(serial), topic TEXT NOT NULL, record_key TEXT NOT NULL, event TEXT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS lockstep_attempts (attempt_id TEXT PRIMARY KEY, event TEXT NOT NULL, recorded_at_ms BIGINT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS lockstep_ticks (dag_id TEXT PRIMARY KEY, logical_date TEXT NOT NULL)",
+        ] {
+            try db.execute(statement)
+        }
+    }
+
+    public func close() {
+        db.close()
+        executor.stop()
+    }
+
+    // MARK: Engine state
+
+    /// The engine state and its armed timers, as last committed.
+    public func loadEngine() throws -> (EngineState, [TimerID: Date]) {
+        var state = EngineState()
+        for row in try db.query("SELECT body FROM lockstep_runs", []) {
+            let run = try decoder.decode(DagRun.self, from: Data((row[0] ?? "").utf8))
+            state.runs[run.id] = run
+        }
+        for row in try db.query("SELECT name, value FROM lockstep_meta", []) {
+            let value = Data((row[1] ?? "").utf8)
+            switch row[0] {
+            case "pools": state.pools = try decoder.decode([String: PoolState].self, from: value)
+            case "paused": state.pausedDags = try decoder.decode(Set<String>.self, from: value)
+            case "next_sequence": state.nextSequence = Int(row[1] ?? "") ?? state.runs.count
+            default: break
+            }
+        }
+        var timers: [TimerID: Date] = [:]
+        for row in try db.query("SELECT body, fire_at_ms FROM lockstep_timers", []) {
+            let timer = try decoder.decode(TimerID.self, from: Data((row[0] ?? "").utf8))
+            timers[timer] = Date(timeIntervalSince1970: Double(Int64(row[1] ?? "") ?? 0) / 1000)
+        }
+        return (state, timers)
+    }
+
+    /// Commits one step of the coordinator in a single transaction: the runs it touched, pools and
+    /// paused DAGs, timer changes and the events to publish. Returns the outbox ids of those events.
+    @discardableResult
+    public func commit(
+        state: EngineState, touched: Set<RunID>, timersSet: [TimerID: Date], timersCleared: Set<TimerID>,
+        outbox: [OutboxEntry]
+    ) throws -> [Int64] {
+        let runs = try touched.sorted().compactMap { id in try state.runs[id].map { ($0, String(decoding: try encoder.encode($0), as: UTF8.self)) } }
+        let pools = String(decoding: try encoder.encode(state.pools), as: UTF8.self)
+        let paused = String(decoding: try encoder.encode(state.pausedDags), as: UTF8.self)
+        let timerBodies = try timersSet.keys.sorted().map { ($0, String(decoding: try encoder.encode($0), as: UTF8.self)) }
+        return try db.transaction {
+            for (run, body) in runs {
+                try db.query(
+                    "INSERT INTO lockstep_runs (run_id, dag_id, state, sequence, body) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (run_id) DO UPDATE SET state = excluded.state, body = excluded.body",
+                    .text(run.id), .text(run.dagID), .text(run.state.rawValue), .int(Int64(run.sequence)), .text(body))
+            }
+            for (name, value) in [("pools", pools), ("paused", paused), ("next_sequence", String(state.nextSequence))] {
+                try db.query(
+                    "INSERT INTO lockstep_meta (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                    .text(name), .text(value))
+            }
+            for timer in timersCleared.sorted() {
+                try db.query("DELETE FROM lockstep_timers WHERE timer_id = $1", .text(timer.description))
+            }
+            for (timer, body) in timerBodies {
+                let at = Int64((timersSet[timer]!.timeIntervalSince1970 * 1000).rounded())
+                try db.query(
+                    "INSERT INTO lockstep_timers (timer_id, body, fire_at_ms) VALUES ($1, $2, $3) ON CONFLICT (timer_id) DO UPDATE SET fire_at_ms = excluded.fire_at_ms",
+                    .text(timer.description), .text(body), .int(at))
+            }
+            var ids: [Int64] = []
+            for entry in outbox {
+                let rows = try db.query(
+                    "INSERT INTO lockstep_outbox (topic, record_key, event) VALUES ($1, $2, $3) RETURNING id",
+                    .text(entry.topic), .text(entry.key), .text(entry.eventJSON))
+                ids.append(Int64(rows.first?[0] ?? "") ?? 0)
+            }
+            return ids
+        }
+    }
+
+    // MARK: Outbox
+
+    public func pendingOutbox(limit: Int = 1000) throws -> [(id: Int64, entry: OutboxEntry)] {
+        try db.query("SELECT id, topic, record_key, event FROM lockstep_outbox ORDER BY id LIMIT $1", .int(Int64(limit))).map {
+            (Int64($0[0] ?? "") ?? 0, OutboxEntry(topic: $0[1] ?? "", key: $0[2] ?? "", eventJSON: $0[3] ?? ""))
+        }
+    }
+
+    public func markSent(_ ids: [Int64]) throws {
+        guard let first = ids.min(), let last = ids.max() else { return }
+        if ids.count == Int(last - first + 1) {
+            try db.query("DELETE FROM lockstep_outbox WHERE id >= $1 AND id <= $2", .int(first), .int(last))
+        } else {
+            try db.transaction { for id in ids { try db.query("DELETE FROM lockstep_outbox WHERE id = $1", .int(id)) } }
+        }
+    }
+
+    // MARK: Read model
+
+    public func runs(dagID: String? = nil, limit: Int = 100) throws -> [DagRun] {
+        let rows = try dagID.map {
+            try db.query("SELECT body FROM lockstep_runs WHERE dag_id = $1 ORDER BY sequence DESC LIMIT $2", .text($0), .int(Int64(limit)))
+        } ?? db.query("SELECT body FROM lockstep_runs ORDER BY sequence DESC LIMIT $1", .int(Int64(limit)))
+        return try rows.map { try decoder.decode(DagRun.self, from: Data(($0[0] ?? "").utf8)) }
+    }
+
+    public func run(_ id: RunID) throws -> DagRun? {
+        try db.query("SELECT body FROM lockstep_runs WHERE run_id = $1", .text(id)).first.map {
+            try decoder.decode(DagRun.self, from: Data(($0[0] ?? "").utf8))
+        }
+    }
+
+    public func pausedDags() throws -> Set<String> {
+        guard let value = try db.query("SELECT value FROM lockstep_meta WHERE name = 'paused'", []).first?[0] else { return [] }
+        return try decoder.decode(Set<String>.self, from: Data(value.utf8))
+    }
+
+    // MARK: Workers
+
+    /// The result event a worker recorded for an attempt it finished, so a redelivered command is
+    /// answered with it instead of running the attempt again.
+    public func attemptResult(_ attempt: AttemptID) throws -> String? {
+        try db.query("SELECT event FROM lockstep_attempts WHERE attempt_id = $1", .text(attempt.description)).first?[0]
+    }
+
+    public func recordAttemptResult(_ attempt: AttemptID, eventJSON: String, at: Date) throws {
+        try db.query(
+            "INSERT INTO lockstep_attempts (attempt_id, event, recorded_at_ms) VALUES ($1, $2, $3) ON CONFLICT (attempt_id) DO NOTHING",
+            .text(attempt.description), .text(eventJSON), .int(Int64(at.timeIntervalSince1970 * 1000)))
+    }
+
+    // MARK: Scheduler
+
+    public func lastTicks() throws -> [String: Date] {
+        var out: [String: Date] = [:]
+        for row in try db.query("SELECT dag_id, logical_date FROM lockstep_ticks", []) {
+            if let dag = row[0], let date = row[1].flatMap(ISO8601.parse) { out[dag] = date }
+        }
+        return out
+    }
+
+    public func recordTick(dagID: String, logicalDate: Date) throws {
+        try db.query(
+            "INSERT INTO lockstep_ticks (dag_id, logical_date) VALUES ($1, $2) ON CONFLICT (dag_id) DO UPDATE SET logical_date = excluded.logical_date",
+            .text(dagID), .text(ISO8601.format(logicalDate)))
+    }
+}
+
+/// An event waiting in the outbox: where it goes and the structured CloudEvent JSON.
+public struct OutboxEntry: Sendable, Hashable {
+    public var topic: String
+    public var key: String
+    public var eventJSON: String
+    public init(topic: String, key: String, eventJSON: String) {
+        self.topic = topic
+        self.key = key
+        self.eventJSON = eventJSON
+    }
+}
