@@ -1,0 +1,274 @@
+import CRdKafka
+import Foundation
+import LockstepBus
+import Logging
+
+/// The poll thread and bounded record buffer shared by the group consumer and the bounded reader.
+///
+/// The poll thread moves records from librdkafka into a buffer of at most `capacity` records (plus any
+/// already in flight when it filled); when the buffer is full it pauses the assigned partitions, so
+/// librdkafka stops fetching instead of either side buffering without bound, and `next()` resumes them
+/// once the reader has drained half. Subclasses decide which records pass (`accept`), react to
+/// partition EOF and rebalances, and run their setup and teardown on the same thread.
+class KafkaConsumerLoop: KafkaCallbackContext, @unchecked Sendable {
+    // Safe to share: `handle`/`queue`/`thread` are set once in `start` before any other thread can see
+    // them; the buffer, waiter and flags below are guarded by `lock`; `assignment` and `paused` are only
+    // used on the poll thread (jobs, callbacks and `accept` all run there).
+    private(set) var handle: OpaquePointer!
+    private var queue: OpaquePointer!
+    private(set) var thread: KafkaThread!
+    let label: String
+    private let capacity: Int
+    private let lock = NSLock()
+    private var buffer = RecordRing()
+    private var waiter: CheckedContinuation<BusRecord?, Error>?
+    private var finished = false
+    private var failure: Error?
+    private var pausedShared = false
+    private var resumeScheduled = false
+    private var closing = false
+    private var destroyed = false
+    /// Partitions this handle currently reads (poll thread only).
+    var assignment: Set<TopicPartition> = []
+    private var paused = false
+
+    init(config: KafkaConfig, logger: Logger, label: String) {
+        self.label = label
+        capacity = max(1, config.consumerBufferCapacity)
+        super.init(logger: logger, servers: config.bootstrapServersList)
+    }
+
+    /// Creates the handle and its poll thread; callers then enqueue their setup with `thread.run`.
+    func start(config: KafkaConfig, defaults: [String: String], required: [String: String],
+               configure: (OpaquePointer) -> Void = { _ in }) throws {
+        handle = try KafkaClientHandle.create(
+            type: RD_KAFKA_CONSUMER, config: config, defaults: defaults, required: required, context: self,
+            configure: configure)
+        // Serve logs, errors and rebalances from the consumer queue, i.e. from our own poll calls.
+        rd_kafka_poll_set_consumer(handle)
+        queue = rd_kafka_queue_get_consumer(handle)
+        let handle = SendablePointer(self.handle), queue = SendablePointer(self.queue)
+        thread = KafkaThread(
+            name: "lockstep-kafka-\(label)",
+            step: { [self] in pollOnce(handle.raw) },
+            wake: { rd_kafka_queue_yield(queue.raw) })
+    }
+
+    /// The handle, or nil once destroyed (a job that lost the race with `close`).
+    var liveHandle: OpaquePointer? {
+        lock.lock()
+        defer { lock.unlock() }
+        return destroyed ? nil : handle
+    }
+
+    // MARK: Poll thread
+
+    private func pollOnce(_ handle: OpaquePointer) {
+        guard let message = rd_kafka_consumer_poll(handle, 200) else { return }
+        defer { rd_kafka_message_destroy(message) }
+        let err = message.pointee.err
+        if err == RD_KAFKA_RESP_ERR_NO_ERROR {
+            if let record = accept(message) {
+                deliver(record)
+                delivered(record)
+            }
+        } else if err == RD_KAFKA_RESP_ERR__PARTITION_EOF {
+            partitionEnded(TopicPartition(topic: KafkaMessage.topicName(message), partition: message.pointee.partition))
+        } else if err == RD_KAFKA_RESP_ERR__FATAL {
+            finish(throwing: KafkaClientHandle.fatalError(handle, context: "consuming (\(label))"))
+        } else {
+            // Transient (broker down, topic not yet created, partition moving): librdkafka retries itself.
+            let text = rd_kafka_message_errstr(message).map { String(cString: $0) } ?? ""
+            logger.warning("Kafka \(String(cString: rd_kafka_err2name(err))) while consuming (\(label), bootstrap servers \(servers)): \(text)")
+        }
+    }
+
+    /// The record to hand out for `message`, or nil to skip it. Poll thread.
+    func accept(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> BusRecord? {
+        KafkaMessage.record(message, topic: KafkaMessage.topicName(message))
+    }
+
+    /// `record` is now in the buffer (or with the waiting reader). Poll thread.
+    func delivered(_ record: BusRecord) {}
+
+    /// librdkafka reached the end of `partition` (only with `enable.partition.eof`). Poll thread.
+    func partitionEnded(_ partition: TopicPartition) {}
+
+    /// Poll thread.
+    func deliver(_ record: BusRecord) {
+        lock.lock()
+        if let waiter {
+            self.waiter = nil
+            lock.unlock()
+            waiter.resume(returning: record)
+            return
+        }
+        buffer.append(record)
+        let full = buffer.count >= capacity
+        lock.unlock()
+        if full && !paused { setPaused(true) }
+    }
+
+    /// No more records will come: `next()` drains the buffer, then returns nil (or throws `error`).
+    func finish(throwing error: Error? = nil) {
+        lock.lock()
+        if failure == nil { failure = error }
+        finished = true
+        let waiter = buffer.isEmpty ? self.waiter : nil
+        if waiter != nil { self.waiter = nil }
+        let failure = self.failure
+        lock.unlock()
+        if let failure { waiter?.resume(throwing: failure) } else { waiter?.resume(returning: nil) }
+    }
+
+    /// Drops buffered records of these partitions (revoked, or moved by a seek). Poll thread.
+    func discardBuffered(_ partitions: Set<TopicPartition>) {
+        guard !partitions.isEmpty else { return }
+        lock.lock()
+        buffer.removeAll { partitions.contains(TopicPartition(topic: $0.position.topic, partition: $0.position.partition)) }
+        lock.unlock()
+    }
+
+    /// Pauses or resumes every assigned partition that `shouldFetch` allows. Poll thread.
+    func setPaused(_ pause: Bool) {
+        paused = pause
+        lock.lock()
+        pausedShared = pause
+        lock.unlock()
+        let list = PartitionList(assignment.filter(shouldFetch).map { ($0, Int64(RD_KAFKA_OFFSET_INVALID)) })
+        guard !list.isEmpty else { return }
+        let err = pause ? rd_kafka_pause_partitions(handle, list.pointer) : rd_kafka_resume_partitions(handle, list.pointer)
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR {
+            logger.warning("could not \(pause ? "pause" : "resume") \(label): \(String(cString: rd_kafka_err2str(err)))")
+        }
+    }
+
+    /// Whether a partition in `assignment` should be fetched at all (the reader stops finished ones).
+    func shouldFetch(_ partition: TopicPartition) -> Bool { true }
+
+    /// Newly assigned partitions join the pause while the buffer is full. Poll thread.
+    func assigned(_ partitions: Set<TopicPartition>) {
+        assignment.formUnion(partitions)
+        if paused {
+            let list = PartitionList(partitions.map { ($0, Int64(RD_KAFKA_OFFSET_INVALID)) })
+            _ = rd_kafka_pause_partitions(handle, list.pointer)
+        }
+    }
+
+    /// Poll thread.
+    func unassigned(_ partitions: Set<TopicPartition>) {
+        assignment.subtract(partitions)
+        discardBuffered(partitions)
+    }
+
+    /// Resumes fetching after a seek emptied some of the buffer. Poll thread.
+    func resumeIfPaused() { if paused { setPaused(false) } }
+
+    // MARK: Any thread
+
+    /// The next record, waiting for one; nil at the end or once closed.
+    func next() async throws -> BusRecord? {
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<BusRecord?, Error>) in
+                lock.lock()
+                if let record = buffer.popFirst() {
+                    let resume = pausedShared && !resumeScheduled && buffer.count <= capacity / 2
+                    if resume { resumeScheduled = true }
+                    lock.unlock()
+                    if resume { scheduleResume() }
+                    continuation.resume(returning: record)
+                } else if finished || closing {
+                    let failure = self.failure
+                    lock.unlock()
+                    if let failure { continuation.resume(throwing: failure) } else { continuation.resume(returning: nil) }
+                } else if waiter != nil {
+                    lock.unlock()
+                    continuation.resume(throwing: KafkaError(
+                        RD_KAFKA_RESP_ERR__STATE, message: "next() called while another next() is waiting", context: label))
+                } else if Task.isCancelled {
+                    lock.unlock()
+                    continuation.resume(throwing: CancellationError())
+                } else {
+                    waiter = continuation
+                    lock.unlock()
+                }
+            }
+        } onCancel: {
+            lock.lock()
+            let waiter = self.waiter
+            self.waiter = nil
+            lock.unlock()
+            waiter?.resume(throwing: CancellationError())
+        }
+    }
+
+    private func scheduleResume() {
+        thread.enqueue { [self] in
+            lock.lock()
+            resumeScheduled = false
+            let stillLow = buffer.count <= capacity / 2
+            lock.unlock()
+            if stillLow { resumeIfPaused() }
+        }
+    }
+
+    /// Stops the poll thread; `teardown` runs on it first (leave the group), then the handle is destroyed.
+    func close(teardown: @escaping (OpaquePointer) -> Void) async {
+        if beginClosing() {
+            let handle = self.handle!, queue = self.queue!
+            thread.stop { [self] in
+                teardown(handle)
+                lock.withLock { destroyed = true }
+                rd_kafka_queue_destroy(queue)
+                rd_kafka_destroy(handle)
+                finish()
+            }
+        }
+        await thread.join()
+    }
+
+    /// Marks the loop closing and wakes a waiting `next()` with nil; true the first time.
+    private func beginClosing() -> Bool {
+        lock.lock()
+        let first = !closing
+        closing = true
+        buffer.removeAll { _ in true }
+        let waiter = self.waiter
+        self.waiter = nil
+        lock.unlock()
+        waiter?.resume(returning: nil)
+        return first
+    }
+
+    /// For a forgotten consumer: stop without waiting (deinit cannot await).
+    func closeInBackground(teardown: @escaping @Sendable (OpaquePointer) -> Void) {
+        Task { await close(teardown: teardown) }
+    }
+}
+
+/// A FIFO of records with O(1) pop from the front.
+struct RecordRing {
+    private var items: [BusRecord] = []
+    private var head = 0
+
+    var count: Int { items.count - head }
+    var isEmpty: Bool { count == 0 }
+
+    mutating func append(_ record: BusRecord) { items.append(record) }
+
+    mutating func popFirst() -> BusRecord? {
+        guard head < items.count else { return nil }
+        let record = items[head]
+        head += 1
+        if head > 256 && head * 2 > items.count {
+            items.removeFirst(head)
+            head = 0
+        }
+        return record
+    }
+
+    mutating func removeAll(where drop: (BusRecord) -> Bool) {
+        items = items[head...].filter { !drop($0) }
+        head = 0
+    }
+}

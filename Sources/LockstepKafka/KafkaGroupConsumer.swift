@@ -1,0 +1,240 @@
+import CRdKafka
+import Foundation
+import LockstepBus
+import Logging
+
+/// A consumer-group member on Kafka: explicit commits, cooperative rebalancing, seeks that also apply to
+/// partitions assigned later.
+public final class KafkaGroupConsumer: GroupConsumer {
+    private let core: GroupConsumerCore
+
+    init(config: KafkaConfig, group: String, topics: [String], logger: Logger) throws {
+        core = try GroupConsumerCore(config: config, group: group, topics: topics, logger: logger)
+    }
+
+    public func next() async throws -> BusRecord? { try await core.next() }
+    public func commit(_ position: RecordPosition) async throws { try await core.commit(position) }
+    public func seek(_ target: SeekTarget) async throws { try await core.seek(target) }
+    public func close() async { await core.close(teardown: GroupConsumerCore.leave) }
+
+    /// A member dropped without `close()` still leaves the group instead of holding its partitions.
+    deinit { core.closeInBackground(teardown: GroupConsumerCore.leave) }
+}
+
+final class GroupConsumerCore: KafkaConsumerLoop, @unchecked Sendable {
+    // Safe to share: `group`, `topics` and `timeout` are immutable; every other property is only used on
+    // the poll thread (rebalance callbacks, `accept`, and the jobs `commit`/`seek` enqueue).
+    let group: String
+    let topics: [String]
+    private let timeoutMs: Int32
+    /// The last `seek`, for partitions assigned after it.
+    private var standingSeek: SeekTarget?
+    /// Partitions the standing seek has already moved (a partition is moved once per `seek` call).
+    private var seekApplied: Set<TopicPartition> = []
+    /// Timestamp seeks: records older than this are skipped, until the first one at or after it passes.
+    private var skipBefore: [TopicPartition: Int64] = [:]
+
+    /// What the at-least-once contract rests on; a user property cannot change these.
+    static let required = [
+        "enable.auto.commit": "false",
+        "enable.auto.offset.store": "false",
+        "auto.offset.reset": "earliest",
+    ]
+    static let defaults = ["partition.assignment.strategy": "cooperative-sticky"]
+
+    init(config: KafkaConfig, group: String, topics: [String], logger: Logger) throws {
+        self.group = group
+        self.topics = topics
+        timeoutMs = Int32(clamping: config.requestTimeout.components.seconds * 1000)
+        super.init(config: config, logger: logger, label: "group \(group)")
+        var required = Self.required
+        required["group.id"] = group
+        try start(config: config, defaults: Self.defaults, required: required) { conf in
+            rd_kafka_conf_set_rebalance_cb(conf, rebalanceCallback)
+        }
+        let list = PartitionList(topics.map { (TopicPartition(topic: $0, partition: RD_KAFKA_PARTITION_UA), Int64(0)) })
+        let err = rd_kafka_subscribe(handle, list.pointer)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            let error = KafkaError(err, context: "subscribing group \(group) to \(topics.joined(separator: ", "))")
+            thread.stop { [handle = handle!] in rd_kafka_destroy(handle) }
+            throw error
+        }
+    }
+
+    /// Leaves the group (serving the final revoke on this thread) before the handle is destroyed.
+    static let leave: @Sendable (OpaquePointer) -> Void = { handle in _ = rd_kafka_consumer_close(handle) }
+
+    // MARK: Commit
+
+    func commit(_ position: RecordPosition) async throws {
+        let context = "committing \(position) for group \(group) (bootstrap servers \(servers))"
+        try await thread.run { [self] in
+            guard let handle = liveHandle else {
+                throw KafkaError(RD_KAFKA_RESP_ERR__DESTROY, message: "the consumer is closed", context: context)
+            }
+            let list = PartitionList([(TopicPartition(topic: position.topic, partition: position.partition), position.offset + 1)])
+            // Synchronous: waits for the coordinator's answer on a private queue; the poll thread pauses
+            // for one round trip, which is the time the caller waits for anyway.
+            let err = rd_kafka_commit(handle, list.pointer, 0)
+            if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError(err, context: context) }
+            if let failed = list.entries.first(where: { $0.error != RD_KAFKA_RESP_ERR_NO_ERROR }) {
+                throw KafkaError(failed.error, context: context)
+            }
+        }
+    }
+
+    // MARK: Seek
+
+    func seek(_ target: SeekTarget) async throws {
+        try await thread.run { [self] in
+            guard let handle = liveHandle else {
+                throw KafkaError(RD_KAFKA_RESP_ERR__DESTROY, message: "the consumer is closed", context: "seeking group \(group)")
+            }
+            standingSeek = target
+            seekApplied = []
+            let moves = try positions(for: target, on: assignment)
+            guard !moves.isEmpty else { return }
+            seekApplied.formUnion(moves.map(\.0))
+            discardBuffered(Set(moves.map(\.0)))
+            // Resume before seeking: librdkafka resumes a paused partition at the application's last
+            // position, which would undo a seek issued while it was paused.
+            resumeIfPaused()
+            let list = PartitionList(moves)
+            if let error = rd_kafka_seek_partitions(handle, list.pointer, timeoutMs) {
+                throw KafkaError(consuming: error, context: "seeking group \(group) to \(target)")
+            }
+            if let failed = list.entries.first(where: { $0.error != RD_KAFKA_RESP_ERR_NO_ERROR }) {
+                throw KafkaError(failed.error, context: "seeking \(failed.tp) of group \(group) to \(target)")
+            }
+        }
+    }
+
+    /// Where `target` puts each of `partitions` it concerns (logical offsets for beginning/end).
+    private func positions(for target: SeekTarget, on partitions: Set<TopicPartition>) throws -> [(TopicPartition, Int64)] {
+        let sorted = partitions.sorted { ($0.topic, $0.partition) < ($1.topic, $1.partition) }
+        switch target {
+        case .beginning:
+            sorted.forEach { skipBefore[$0] = nil }
+            return sorted.map { ($0, Int64(RD_KAFKA_OFFSET_BEGINNING)) }
+        case .end:
+            // The end as of this call: librdkafka resolves a logical END only when the fetcher restarts,
+            // so a record published right after `seek` returned could otherwise be skipped.
+            sorted.forEach { skipBefore[$0] = nil }
+            return try sorted.map { tp in
+                var low: Int64 = 0, high: Int64 = 0
+                let err = rd_kafka_query_watermark_offsets(handle, tp.topic, tp.partition, &low, &high, timeoutMs)
+                if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError(err, context: "seeking group \(group) to the end of \(tp)") }
+                return (tp, high)
+            }
+        case let .offset(partition, offset):
+            let moved = sorted.filter { $0.partition == partition }
+            moved.forEach { skipBefore[$0] = nil }
+            return moved.map { ($0, offset) }
+        case let .timestamp(date):
+            guard !sorted.isEmpty else { return [] }
+            let ms = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+            let offsets = try KafkaOffsetLookup.offsets(handle, for: sorted, atOrAfter: ms, timeoutMs: timeoutMs,
+                                                         context: "seeking group \(group) to \(date)")
+            sorted.forEach { skipBefore[$0] = ms }
+            return offsets
+        }
+    }
+
+    // MARK: Poll thread
+
+    override func accept(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> BusRecord? {
+        if !skipBefore.isEmpty {
+            let tp = TopicPartition(topic: KafkaMessage.topicName(message), partition: message.pointee.partition)
+            if let minimum = skipBefore[tp] {
+                // Some brokers answer offset 0 for every time lookup; the timestamps themselves are exact.
+                if KafkaMessage.timestampMilliseconds(message) < minimum { return nil }
+                skipBefore[tp] = nil
+            }
+        }
+        return super.accept(message)
+    }
+
+    fileprivate func rebalance(_ handle: OpaquePointer, _ err: rd_kafka_resp_err_t,
+                               _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) {
+        let cooperative = String(cString: rd_kafka_rebalance_protocol(handle)) == "COOPERATIVE"
+        let partitions = Set(PartitionList.entries(list).map(\.tp))
+        switch err {
+        case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
+            applyStandingSeek(to: list, partitions: partitions)
+            if cooperative {
+                if let error = rd_kafka_incremental_assign(handle, list) {
+                    logger.error("\(KafkaError(consuming: error, context: "assigning \(partitions) to group \(group)"))")
+                }
+            } else {
+                unassigned(assignment)
+                let err = rd_kafka_assign(handle, list)
+                if err != RD_KAFKA_RESP_ERR_NO_ERROR {
+                    logger.error("\(KafkaError(err, context: "assigning \(partitions) to group \(group)"))")
+                }
+            }
+            assigned(partitions)
+            logger.debug("group \(group) assigned \(partitions.sorted { $0.description < $1.description })")
+        case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
+            // Buffered records of revoked partitions go back: the new owner reads them from the commit.
+            unassigned(partitions)
+            partitions.forEach { skipBefore[$0] = nil }
+            if cooperative {
+                if let error = rd_kafka_incremental_unassign(handle, list) {
+                    logger.error("\(KafkaError(consuming: error, context: "revoking \(partitions) from group \(group)"))")
+                }
+            } else {
+                _ = rd_kafka_assign(handle, nil)
+            }
+            logger.debug("group \(group) revoked \(partitions.sorted { $0.description < $1.description })")
+        default:
+            logger.warning("group \(group) rebalance failed: \(String(cString: rd_kafka_err2str(err))); rejoining")
+            unassigned(assignment)
+            _ = rd_kafka_assign(handle, nil)
+        }
+    }
+
+    /// Writes start offsets for a pending seek into the assignment list librdkafka is about to apply.
+    private func applyStandingSeek(to list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>,
+                                   partitions: Set<TopicPartition>) {
+        guard let target = standingSeek else { return }
+        let fresh = partitions.subtracting(seekApplied)
+        guard !fresh.isEmpty else { return }
+        let moves: [(TopicPartition, Int64)]
+        do {
+            moves = try positions(for: target, on: fresh)
+        } catch {
+            // The time lookup failed: start at the beginning and let the timestamp filter skip older records.
+            logger.warning("group \(group): \(error); reading \(fresh) from the beginning, skipping older records")
+            moves = fresh.map { ($0, Int64(RD_KAFKA_OFFSET_BEGINNING)) }
+        }
+        let wanted = Dictionary(moves, uniquingKeysWith: { first, _ in first })
+        for i in 0..<Int(list.pointee.cnt) {
+            let element = list.pointee.elems[i]
+            let tp = TopicPartition(topic: String(cString: element.topic), partition: element.partition)
+            if let offset = wanted[tp] { list.pointee.elems[i].offset = offset }
+        }
+        seekApplied.formUnion(moves.map(\.0))
+    }
+}
+
+private let rebalanceCallback: @convention(c) (
+    OpaquePointer?, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?, UnsafeMutableRawPointer?
+) -> Void = { handle, err, list, opaque in
+    guard let handle, let list, let opaque else { return }
+    Unmanaged<GroupConsumerCore>.fromOpaque(opaque).takeUnretainedValue().rebalance(handle, err, list)
+}
+
+/// Offset-for-time lookups, shared by the group consumer and the reader.
+enum KafkaOffsetLookup {
+    /// The first offset at or after `ms` on each partition; the partition's end where no record is that new.
+    static func offsets(_ handle: OpaquePointer, for partitions: [TopicPartition], atOrAfter ms: Int64,
+                        timeoutMs: Int32, context: String) throws -> [(TopicPartition, Int64)] {
+        let list = PartitionList(partitions.map { ($0, ms) })
+        let err = rd_kafka_offsets_for_times(handle, list.pointer, timeoutMs)
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError(err, context: context) }
+        return try list.entries.map { entry in
+            if entry.error != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError(entry.error, context: "\(context): \(entry.tp)") }
+            return (entry.tp, entry.offset >= 0 ? entry.offset : Int64(RD_KAFKA_OFFSET_END))
+        }
+    }
+}
