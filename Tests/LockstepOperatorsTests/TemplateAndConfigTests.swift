@@ -12,6 +12,10 @@ struct TemplateAndConfigTests {
         #expect(try renderer.render("{{ var.BASE }}/health") == "http://x:1/health")
         #expect(try renderer.render("{{dag.id}}/{{ run.id }}/{{ task.id }}/{{ run.try_number }}") == "d/r-7/t/2")
         #expect(try renderer.render("{{ run.logical_date }}") == "2025-09-18T02:00:00.000Z")
+        var withConf = context
+        withConf.conf = ["model_type": "fancy", "depth": 3]
+        #expect(try TemplateRenderer(withConf).render("{{ conf.model_type }}-{{ conf.depth }}") == "fancy-3")
+        #expect(throws: OperatorError.self) { try TemplateRenderer(withConf).render("{{ conf.absent }}") }
         let nested: JSONValue = ["services": ["a": ["url": "{{ var.BASE }}/h"]], "n": 3]
         #expect(try renderer.render(nested) == ["services": ["a": ["url": "http://x:1/h"]], "n": 3])
     }

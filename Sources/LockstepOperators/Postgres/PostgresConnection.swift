@@ -1,5 +1,8 @@
 import CLibPQ
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import LockstepCore
 
 /// One blocking libpq connection. Not thread-safe: create, use and close it on one thread
@@ -9,31 +12,45 @@ package final class PostgresConnection {
     /// `postgresql://user@host:port/db`: what messages show instead of the URI.
     package let display: String
 
-    /// Connects, waiting at most `connectTimeout` (libpq counts whole seconds, at least 2).
-    package init(uri: String, name: String, connectTimeout: Duration) throws(OperatorError) {
+    /// Connects, giving up at `deadline`. Polls libpq's non-blocking connect itself: `connect_timeout`
+    /// counts whole seconds (at least 2), too coarse for a deadline that is a second away.
+    package init(uri: String, name: String, deadline: ContinuousClock.Instant) throws(OperatorError) {
         let parsed = try Self.parse(uri, name: name)
         display = parsed.display
-        var timeout = max(2, Int(connectTimeout.seconds.rounded(.up)))
-        if let own = parsed.options["connect_timeout"].flatMap({ Int($0) }), own > 0 { timeout = min(timeout, max(2, own)) }
         // Keywords are applied in order and a repeated keyword keeps its last value: the URI (expanded
-        // from `dbname`) may name the application, but the connect timeout is always bounded by the deadline.
-        let pairs: [(String, String)] = [
-            ("application_name", "lockstep"),
-            ("dbname", uri),
-            ("connect_timeout", String(timeout)),
-        ]
+        // from `dbname`) may name the application; anything else it sets is kept as written.
+        let pairs: [(String, String)] = [("application_name", "lockstep"), ("dbname", uri)]
         let keywords = pairs.map { strdup($0.0) }
         let values = pairs.map { strdup($0.1) }
         defer { (keywords + values).forEach { free($0) } }
         let kw = keywords.map { UnsafePointer($0) } + [nil]
         let vs = values.map { UnsafePointer($0) } + [nil]
-        conn = PQconnectdbParams(kw, vs, 1)
-        guard let conn, PQstatus(conn) == CONNECTION_OK else {
-            let text = conn.map { String(cString: PQerrorMessage($0)) } ?? "out of memory"
-            PQfinish(conn)
-            self.conn = nil
-            throw PostgresErrors.connectionFailure(text, display: display, name: name, timeout: timeout)
+        conn = PQconnectStartParams(kw, vs, 1)
+        guard let conn, PQstatus(conn) != CONNECTION_BAD else { throw failure(name) }
+        var state = PGRES_POLLING_WRITING
+        while state != PGRES_POLLING_OK {
+            guard state != PGRES_POLLING_FAILED else { throw failure(name) }
+            let left = deadline - ContinuousClock.now
+            guard left > .zero else {
+                close()
+                throw OperatorError(.timeout, "cannot connect to `\(name)` (\(display)) before the deadline", retryable: true)
+            }
+            var pfd = pollfd(fd: PQsocket(conn), events: Int16(state == PGRES_POLLING_READING ? POLLIN : POLLOUT), revents: 0)
+            let ready = poll(&pfd, 1, Int32(min(max(left.seconds * 1000, 1), 60_000)))
+            if ready < 0 && errno != EINTR { throw failure(name) }
+            if ready > 0 { state = PQconnectPoll(conn) }
         }
+    }
+
+    /// Connects, waiting at most `connectTimeout`.
+    package convenience init(uri: String, name: String, connectTimeout: Duration) throws(OperatorError) {
+        try self.init(uri: uri, name: name, deadline: .now + connectTimeout)
+    }
+
+    private func failure(_ name: String) -> OperatorError {
+        let text = conn.map { String(cString: PQerrorMessage($0)) } ?? "out of memory"
+        close()
+        return PostgresErrors.connectionFailure(text, display: display, name: name)
     }
 
     deinit { close() }
@@ -97,7 +114,6 @@ package final class PostgresConnection {
 
     private struct ParsedURI {
         var display: String
-        var options: [String: String]
     }
 
     /// Checks the URI with libpq's own parser and keeps only what may be shown. On failure libpq's
@@ -120,7 +136,6 @@ package final class PostgresConnection {
         let host = values["host"] ?? values["hostaddr"] ?? "localhost"
         let port = values["port"].map { ":\($0)" } ?? ""
         let db = values["dbname"] ?? values["user"] ?? ""
-        values["password"] = nil
-        return ParsedURI(display: "postgresql://\(user)\(host)\(port)/\(db)", options: values)
+        return ParsedURI(display: "postgresql://\(user)\(host)\(port)/\(db)")
     }
 }

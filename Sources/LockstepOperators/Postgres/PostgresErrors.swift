@@ -22,7 +22,7 @@ enum PostgresErrors {
         }
     }
 
-    static func connectionFailure(_ raw: String, display: String, name: String, timeout: Int) -> OperatorError {
+    static func connectionFailure(_ raw: String, display: String, name: String) -> OperatorError {
         let message = raw.trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "\n", with: " ")
         let text = "cannot connect to `\(name)` (\(display)): \(message)"
         let lower = message.lowercased()
@@ -34,7 +34,7 @@ enum PostgresErrors {
             return OperatorError(.sql(sqlstate: "3D000"), "\(text); check the database name in the URI", retryable: false)
         }
         if lower.contains("timeout expired") {
-            return OperatorError(.timeout, "cannot connect to `\(name)` (\(display)) within \(timeout) s", retryable: true)
+            return OperatorError(.timeout, "cannot connect to `\(name)` (\(display)): the URI's connect_timeout expired", retryable: true)
         }
         if lower.contains("ssl") {
             return OperatorError(.tls, "\(text); check sslmode and the server's TLS setup", retryable: false)

@@ -6,7 +6,7 @@ import Glibc
 
 /// Runs a unit of database work on its own thread with one connection, inside a time budget.
 ///
-/// The budget bounds each phase: `connect_timeout` for connecting, `statement_timeout` for the
+/// The budget bounds each phase: a polled connect for connecting, `statement_timeout` for the
 /// server's work, and a watchdog that shuts the socket down shortly after the deadline in case the
 /// server itself stops answering (statement_timeout cannot fire on a hung server).
 package enum PostgresSession {
@@ -17,7 +17,7 @@ package enum PostgresSession {
         do {
             return try await BlockingThread.run(name: "lockstep-pq-\(name)") { () throws -> T in
                 let deadline = ContinuousClock.now + budget
-                let connection = try PostgresConnection(uri: uri, name: name, connectTimeout: budget)
+                let connection = try PostgresConnection(uri: uri, name: name, deadline: deadline)
                 defer { connection.close() }
                 let left = deadline - ContinuousClock.now
                 guard left > .zero else {

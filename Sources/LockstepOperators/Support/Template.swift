@@ -1,14 +1,16 @@
 import Foundation
 import LockstepCore
 
-/// Renders `{{ var.NAME }}`, `{{ run.logical_date }}`, `{{ run.id }}`, `{{ run.try_number }}`, `{{ dag.id }}`
-/// and `{{ task.id }}` in string params.
+/// Renders `{{ var.NAME }}`, `{{ conf.KEY }}`, `{{ run.logical_date }}`, `{{ run.id }}`, `{{ run.try_number }}`,
+/// `{{ dag.id }}` and `{{ task.id }}` in string params.
 ///
 /// Rendering happens here, inside the operator layer, so the params stored in specs and events stay
 /// templates: a value resolved from config never travels further than the attempt that needed it.
 public struct TemplateRenderer: Sendable {
     public var variables: [String: String]
     public var values: [String: String]
+    /// The run configuration a trigger supplied, merged over the DAG's param defaults.
+    public var conf: JSONValue
     /// Where the template came from, for error messages (`dag.task`).
     public var origin: String
 
@@ -21,6 +23,7 @@ public struct TemplateRenderer: Sendable {
             "dag.id": context.dagID,
             "task.id": context.taskID,
         ]
+        conf = context.conf
         origin = "\(context.dagID).\(context.taskID)"
     }
 
@@ -62,8 +65,15 @@ public struct TemplateRenderer: Sendable {
             }
             return value
         }
+        if expression.hasPrefix("conf.") {
+            let key = String(expression.dropFirst(5))
+            guard let value = conf[key], value != .null else {
+                throw .config("task \(origin): the run configuration has no `\(key)`; pass it with the trigger or give the DAG param a default")
+            }
+            return value.stringValue ?? value.canonicalJSON()
+        }
         guard let value = values[expression] else {
-            throw .config("task \(origin): unknown template expression `{{ \(expression) }}`; use var.NAME, run.id, run.logical_date, run.try_number, dag.id or task.id")
+            throw .config("task \(origin): unknown template expression `{{ \(expression) }}`; use var.NAME, conf.KEY, run.id, run.logical_date, run.try_number, dag.id or task.id")
         }
         return value
     }
