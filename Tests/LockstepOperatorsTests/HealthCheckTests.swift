@@ -8,8 +8,7 @@ import Testing
 struct HealthCheckTests {
     @Test("http_health_check: a healthy FastAPI gives the seed's output and a health event")
     func healthy() async throws {
-        let fastapi = try await FastAPIService.start()
-        defer { fastapi.stop() }
+        let fastapi = try await FastAPIService.shared()
         let context = try makeContext(task: "check_fastapi_health", params: ["url": "{{ var.FASTAPI_BASE_URL }}/health"],
                                       variables: ["FASTAPI_BASE_URL": fastapi.baseURL])
         let result = try await expectSuccess("http_health_check", context)
@@ -43,8 +42,7 @@ struct HealthCheckTests {
 
     @Test("http_health_check: a 4xx is not retryable")
     func http404() async throws {
-        let fastapi = try await FastAPIService.start()
-        defer { fastapi.stop() }
+        let fastapi = try await FastAPIService.shared()
         let error = try await expectFailure("http_health_check", try makeContext(params: ["url": "\(fastapi.baseURL)/no-such-path"]))
         #expect(error.category == .httpStatus(404))
         #expect(!error.retryable)
@@ -80,10 +78,10 @@ struct HealthCheckTests {
 
     @Test("multi_health_check: both reference services healthy gives the seed's health report")
     func bothHealthy() async throws {
-        async let fastapiStart = FastAPIService.start()
+        async let fastapiStart = FastAPIService.shared()
         async let nodeStart = NodeService.start()
         let (fastapi, node) = try await (fastapiStart, nodeStart)
-        defer { fastapi.stop(); node.stop() }
+        defer { node.stop() }
         let context = try makeContext(task: "check_services", params: [
             "services": [
                 "nodejs_service": ["url": "{{ var.NODEJS_BASE_URL }}/health"],

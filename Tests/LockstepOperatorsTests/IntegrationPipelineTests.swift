@@ -15,32 +15,35 @@ struct IntegrationPipelineTests {
 
     @Test("sync_fastapi: posts the seed's sync package with an idempotency key")
     func synced() async throws {
-        let fastapi = try await FastAPIService.start()
-        defer { fastapi.stop() }
+        let fastapi = try await FastAPIService.shared()
+        let run = "run-\(UInt32.random(in: 0...UInt32.max))"
         let result = try await expectSuccess("sync_fastapi", try syncContext("{{ var.FASTAPI_BASE_URL }}", health: Self.healthy,
-                                                                             variables: ["FASTAPI_BASE_URL": fastapi.baseURL]))
+                                                                             variables: ["FASTAPI_BASE_URL": fastapi.baseURL], run: run))
         #expect(result.output["sync_status"] == "synced")
         #expect(result.warnings.isEmpty)
-        let item = try #require(try await fastapi.received()["items"]?.arrayValue?.first)
+        let key = "lockstep:noblestride_integration_pipeline:\(run):sync_fastapi"
+        #expect(result.output["idempotency_key"]?.stringValue == key)
+        let items = try await fastapi.received(idempotencyKey: key)
+        #expect(items.count == 1)
+        let item = try #require(items.first)
         #expect(item["kind"] == "sync_package")
         #expect(item["payload"] == [
             "source": "noblestride_database",
             "table_summary": ["users": 1247, "businesses": 150, "investors": 75, "deals": 89, "feedback": 542],
             "sync_timestamp": "2025-09-18T02:00:05.250Z", "total_records": 2103,
         ])
-        #expect(item["idempotency_key"] == "lockstep:noblestride_integration_pipeline:run-1:sync_fastapi")
     }
 
     @Test("sync_fastapi: FastAPI unhealthy upstream → skipped, succeeds with a warning, posts nothing")
     func skipped() async throws {
-        let fastapi = try await FastAPIService.start()
-        defer { fastapi.stop() }
+        let fastapi = try await FastAPIService.shared()
+        let run = "run-\(UInt32.random(in: 0...UInt32.max))"
         let health: JSONValue = ["nodejs_service": "healthy", "fastapi_service": "unhealthy"]
-        let result = try await expectSuccess("sync_fastapi", try syncContext(fastapi.baseURL, health: health))
+        let result = try await expectSuccess("sync_fastapi", try syncContext(fastapi.baseURL, health: health, run: run))
         #expect(result.output["sync_status"] == "skipped")
         #expect(result.output["reason"]?.stringValue?.contains("fastapi_service") == true)
         #expect(result.warnings.count == 1)
-        #expect(try await fastapi.received()["requests"] == 0)
+        #expect(try await fastapi.received(idempotencyKey: "lockstep:noblestride_integration_pipeline:\(run):sync_fastapi").isEmpty)
     }
 
     @Test("sync_fastapi: a POST that times out → sync_status timeout, succeeds with a warning")
@@ -115,8 +118,9 @@ struct IntegrationPipelineTests {
         #expect(warnings.contains { $0.hasPrefix("FastAPI sync skipped") })
     }
 
-    private func syncContext(_ base: String, health: JSONValue, variables: [String: String] = [:], timeout: Double = 30) throws -> OperatorContext {
-        try makeContext(dag: "noblestride_integration_pipeline", task: "sync_fastapi",
+    private func syncContext(_ base: String, health: JSONValue, variables: [String: String] = [:], timeout: Double = 30,
+                             run: String = "run-1") throws -> OperatorContext {
+        try makeContext(dag: "noblestride_integration_pipeline", task: "sync_fastapi", run: run,
                         params: ["url": "\(base)/api/model/training-complete", "timeout": .double(timeout)],
                         upstream: ["check_services": health, "extract_data": Self.summary], variables: variables)
     }

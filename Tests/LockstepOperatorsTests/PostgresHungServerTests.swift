@@ -16,12 +16,12 @@ struct PostgresHungServerTests {
         try cluster.psql("CREATE DATABASE \(db)")
         try cluster.psql("CREATE VIEW slow AS SELECT 1 AS s FROM pg_sleep(60)", database: db)
         let app = "lockstep_hung_\(UInt32.random(in: 0...UInt32.max))"
-        let context = try makeContext(params: ["connection": "n", "tables": ["slow"], "timeout": 6],
+        let context = try makeContext(params: ["connection": "n", "tables": ["slow"], "timeout": 15],
                                       connections: ["n": cluster.uri(database: db, query: "application_name=\(app)")])
         async let outcome = runOperator("postgres_counts", context)
 
         var backend: Int32?
-        let give = ContinuousClock.now + .seconds(5)
+        let give = ContinuousClock.now + .seconds(12)
         while backend == nil, ContinuousClock.now < give {
             let pid = try cluster.psql("SELECT pid FROM pg_stat_activity WHERE application_name = '\(app)' AND query LIKE '%slow%'")
             backend = Int32(pid)

@@ -52,13 +52,13 @@ struct TrainingPipelineTests {
 
     @Test("notify_training_complete: FastAPI receives the metadata once, keyed by dag/run/task across retries")
     func notify() async throws {
-        let fastapi = try await FastAPIService.start()
-        defer { fastapi.stop() }
+        let fastapi = try await FastAPIService.shared()
+        let run = "scheduled__2025-09-18-\(UInt32.random(in: 0...UInt32.max))"
         let trained: JSONValue = ["model_type": "recommendation_model", "training_samples": 225,
                                   "training_timestamp": "2025-09-18T02:00:05.250Z", "model_version": "v20250918_020000",
                                   "artifact_path": "/tmp/x.json"]
         func attempt(_ tryNumber: Int) throws -> OperatorContext {
-            try makeContext(dag: "recommender_training_pipeline", task: "notify_training_complete", run: "scheduled__2025-09-18",
+            try makeContext(dag: "recommender_training_pipeline", task: "notify_training_complete", run: run,
                             tryNumber: tryNumber, params: ["url": "{{ var.FASTAPI_BASE_URL }}/api/model/training-complete"],
                             upstream: ["train_model": trained], variables: ["FASTAPI_BASE_URL": fastapi.baseURL])
         }
@@ -70,13 +70,14 @@ struct TrainingPipelineTests {
         #expect(second.output["duplicate"] == true, "a retry of the same task in the same run is dropped by the receiver")
         #expect(second.output["idempotency_key"] == first.output["idempotency_key"])
 
-        let received = try await fastapi.received()
-        #expect(received["count"] == 1)
-        let item = try #require(received["items"]?.arrayValue?.first)
+        let key = try #require(first.output["idempotency_key"]?.stringValue)
+        #expect(key == "lockstep:recommender_training_pipeline:\(run):notify_training_complete")
+        let received = try await fastapi.received(idempotencyKey: key)
+        #expect(received.count == 1)
+        let item = try #require(received.first)
         #expect(item["kind"] == "model_metadata")
         #expect(item["payload"] == ["model_type": "recommendation_model", "training_samples": 225,
                                     "training_timestamp": "2025-09-18T02:00:05.250Z", "model_version": "v20250918_020000"])
-        #expect(item["idempotency_key"] == first.output["idempotency_key"])
     }
 
     @Test("notify_training_complete: a 500 then success is retried inside the attempt")

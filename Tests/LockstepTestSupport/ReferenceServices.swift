@@ -18,6 +18,17 @@ public final class FastAPIService: @unchecked Sendable {
         self.process = process
     }
 
+    /// One service with default knobs shared by the tests that never change them, stopped at exit.
+    /// Tests sharing it tell their requests apart by idempotency key, never by counts.
+    public static func shared() async throws -> FastAPIService {
+        try await SharedFastAPI.instance.get()
+    }
+
+    /// What the service accepted under `idempotencyKey`.
+    public func received(idempotencyKey: String) async throws -> [JSONValue] {
+        (try await received()["items"]?.arrayValue ?? []).filter { $0["idempotency_key"]?.stringValue == idempotencyKey }
+    }
+
     /// Starts uvicorn; `environment` sets the app's knobs (`FASTAPI_FAIL_STATUS`, `FASTAPI_DELAY_SECONDS`, …).
     public static func start(environment: [String: String] = [:]) async throws -> FastAPIService {
         let port = try FreePort.next()
@@ -43,6 +54,22 @@ public final class FastAPIService: @unchecked Sendable {
     }
 
     public func stop() { process.stop() }
+}
+
+private actor SharedFastAPI {
+    static let instance = SharedFastAPI()
+    private var starting: Task<FastAPIService, any Error>?
+
+    func get() async throws -> FastAPIService {
+        if let starting { return try await starting.value }
+        let task = Task { () throws -> FastAPIService in
+            let service = try await FastAPIService.start()
+            ExitCleanup.register { service.stop() }
+            return service
+        }
+        starting = task
+        return try await task.value
+    }
 }
 
 /// The reference Node.js backend (`examples/nodejs-service`) on a free port.
