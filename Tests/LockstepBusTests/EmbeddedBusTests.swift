@@ -75,6 +75,20 @@ struct EmbeddedBusTests {
         #expect(try records.map(seq) == [7])
     }
 
+    @Test("a consumer that sought to the end sees what is published afterwards (no stale read snapshot)")
+    func seekToEndThenPublish() async throws {
+        let fixture = try EmbeddedBusFixture()
+        let topic = uniqueName("end")
+        try await fixture.bus.publish((0..<3).map { numberedEvent($0, topic: topic, key: "k") })
+        let consumer = try await fixture.bus.subscribe(group: uniqueName("end"), topics: [topic])
+        try await consumer.seek(.end)
+        try await consumer.seek(.timestamp(Date()))
+        try await fixture.bus.publish(numberedEvent(3, topic: topic, key: "k"))
+        let records = try await take(1, from: consumer, timeout: .seconds(30))
+        await fixture.stop()
+        #expect(try records.map(seq) == [3])
+    }
+
     @Test("`lockstep events tail` prints the events of a topic")
     func tailCommand() async throws {
         let fixture = try EmbeddedBusFixture()

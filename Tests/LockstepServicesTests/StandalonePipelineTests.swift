@@ -1,0 +1,130 @@
+import Foundation
+import LockstepBus
+import LockstepCore
+import LockstepOperators
+import LockstepServices
+import Testing
+
+/// The components together in one process on the embedded bus: events in, runs out.
+@Suite struct StandalonePipelineTests {
+    @Test func aRunRequestEventRunsTheDagAndAnnouncesEveryStep() async throws {
+        let dag = DagSpec(id: "fan", maxActiveRuns: 1, tasks: [
+            task("a"), task("b", after: ["a"]), task("c", after: ["a"]), task("d", after: ["b", "c"]),
+        ])
+        let system = try await InProcessLockstep(dags: [dag])
+        system.start()
+        let runID = try await system.trigger("fan")
+        let run = try await system.waitForRun(runID)
+        let events = try await system.events(on: system.runtime.topics.runEvents) {
+            $0.contains { $0.subject == runID && $0.type == "lockstep.run.succeeded" }
+        }.filter { $0.subject == runID }
+        await system.close()
+        #expect(run.state == .succeeded)
+        #expect(run.tasks.values.allSatisfy { $0.state == .succeeded && $0.tryNumber == 1 })
+
+        let types = events.map(\.type)
+        #expect(types.first == "lockstep.run.queued")
+        #expect(types.last == "lockstep.run.succeeded")
+        #expect(types.filter { $0 == "lockstep.task.succeeded" }.count == 4)
+        #expect(Set(events.map(\.id)).count == events.count)
+    }
+
+    @Test func aFlakyTaskIsRetriedUntilItSucceeds() async throws {
+        let counter = FlakyCounter()
+        let registry = OperatorRegistry.builtin.registering("flaky", FlakyOperator(counter: counter, failures: 2))
+        let dag = DagSpec(id: "retrying", tasks: [task("check", "flaky", retries: 2), task("after", after: ["check"])])
+        let system = try await InProcessLockstep(dags: [dag], registry: registry)
+        system.start()
+        let runID = try await system.trigger("retrying")
+        let run = try await system.waitForRun(runID)
+        await system.close()
+        #expect(run.state == .succeeded)
+        #expect(run.tasks["check"]?.tryNumber == 3)
+        #expect(run.tasks["check"]?.attempts.map(\.outcome) == [.failed, .failed, .succeeded])
+        #expect(run.tasks["check"]?.output == ["calls": 3])
+        #expect(await counter.count("\(runID)/check") == 3)
+    }
+
+    @Test func anAttemptPastItsTimeoutIsRetriedThenTheRunFailsWithTheCause() async throws {
+        let dag = DagSpec(id: "slow", tasks: [task("nap", "sleep", params: ["seconds": 30], retries: 1, timeout: .milliseconds(300))])
+        let system = try await InProcessLockstep(dags: [dag])
+        system.start()
+        let runID = try await system.trigger("slow")
+        let run = try await system.waitForRun(runID)
+        await system.close()
+        #expect(run.state == .failed)
+        #expect(run.tasks["nap"]?.attempts.map(\.outcome) == [.timedOut, .timedOut])
+        #expect(run.failure?.contains("nap failed after 2 tries") == true)
+    }
+
+    @Test func theSameIdempotencyKeyTwiceStartsOneRun() async throws {
+        let dag = DagSpec(id: "once", tasks: [task("a")])
+        let system = try await InProcessLockstep(dags: [dag])
+        system.start()
+        let first = try await system.trigger("once", idempotencyKey: "nightly-2025-09-18")
+        let second = try await system.trigger("once", idempotencyKey: "nightly-2025-09-18")
+        #expect(first == second)
+        _ = try await system.waitForRun(first)
+        let extra = try await system.trigger("once")
+        _ = try await system.waitForRun(extra)
+        let runs = try await system.runtime.store.runs(dagID: "once")
+        await system.close()
+        #expect(runs.count == 2)
+    }
+
+    @Test func aMalformedRequestIsDeadLetteredAndTheCoordinatorCarriesOn() async throws {
+        let dag = DagSpec(id: "ok", tasks: [task("a")])
+        let system = try await InProcessLockstep(dags: [dag])
+        system.start()
+        let topics = system.runtime.topics
+        try await system.runtime.bus.publish(OutgoingRecord(topic: topics.runRequests, key: "x", value: Array("not an event".utf8)))
+        let unknown = system.runtime.event(component: "test", type: EventType.runRequested, data: ["dag_id": "nope"])
+        try await system.runtime.publish(unknown, to: topics.runRequests, key: "nope")
+        let runID = try await system.trigger("ok")
+        let run = try await system.waitForRun(runID)
+        let letters = try await system.events(on: topics.deadLetters) { $0.count >= 2 }
+        await system.close()
+        #expect(run.state == .succeeded)
+        #expect(letters.count == 2)
+        let reasons = letters.compactMap { $0.data?["reason"]?.stringValue }
+        #expect(reasons.contains { $0.contains("unknown DAG `nope`") })
+        #expect(reasons.count == 2)
+        #expect(letters.allSatisfy { $0.data?["original"]?["topic"]?.stringValue == topics.runRequests })
+    }
+
+    @Test func poolSlotsHoldAcrossRunsOfDifferentDags() async throws {
+        let dags = ["p", "q"].map { DagSpec(id: $0, tasks: [task("work", "sleep", params: ["seconds": 0.2], pool: "ml")]) }
+        let system = try await InProcessLockstep(dags: dags, config: LockstepConfig(pools: ["ml": PoolSpec(slots: 1)]))
+        system.start(workers: 4)
+        var ids: [RunID] = []
+        for dag in ["p", "q", "p", "q"] { ids.append(try await system.trigger(dag)) }
+        var runs: [DagRun] = []
+        for id in ids { runs.append(try await system.waitForRun(id)) }
+        await system.close()
+        #expect(runs.allSatisfy { $0.state == .succeeded })
+        // One slot: no two pooled attempts overlapped in time.
+        let spans = runs.compactMap { $0.tasks["work"]?.attempts.first }.compactMap { a in a.startedAt.flatMap { s in a.finishedAt.map { (s, $0) } } }.sorted { $0.0 < $1.0 }
+        #expect(spans.count == 4)
+        for (earlier, later) in zip(spans, spans.dropFirst()) { #expect(earlier.1 <= later.0) }
+    }
+
+    @Test func aRestartedCoordinatorFinishesTheRunWithoutRunningAnAttemptTwice() async throws {
+        let counter = FlakyCounter()
+        let registry = OperatorRegistry.builtin.registering("counted", FlakyOperator(counter: counter, failures: 0))
+        let dag = DagSpec(id: "long", tasks: [
+            task("first", "counted"), task("nap", "sleep", after: ["first"], params: ["seconds": 0.5]), task("last", "counted", after: ["nap"]),
+        ])
+        let system = try await InProcessLockstep(dags: [dag], registry: registry)
+        system.start()
+        let runID = try await system.trigger("long")
+        // Stop everything while `nap` runs, then start again on the same data directory.
+        while try await system.runtime.store.run(runID)?.tasks["nap"]?.state != .running { try await Task.sleep(for: .milliseconds(10)) }
+        await system.stop()
+        system.start()
+        let run = try await system.waitForRun(runID)
+        await system.close()
+        #expect(run.state == .succeeded)
+        #expect(await counter.count("\(runID)/first") == 1)
+        #expect(await counter.count("\(runID)/last") == 1)
+    }
+}
