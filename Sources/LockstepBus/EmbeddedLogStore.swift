@@ -39,8 +39,8 @@ final class EmbeddedLogStore {
     // MARK: Topics
 
     func partitionCount(_ topic: String) throws(EmbeddedBusError) -> Int? {
-        let s = try connection.statement("SELECT partitions FROM topics WHERE name = ?").bind(1, topic)
-        return try s.step() ? Int(s.int64(0)) : nil
+        try connection.statement("SELECT partitions FROM topics WHERE name = ?").bind(1, topic)
+            .firstRow { Int($0.int64(0)) }
     }
 
     /// Inserts the topic unless it exists; returns its partition count either way. Call inside a transaction.
@@ -66,9 +66,8 @@ final class EmbeddedLogStore {
     // MARK: Appending
 
     func nextOffset(_ topic: String, _ partition: Int32) throws(EmbeddedBusError) -> Int64 {
-        let s = try connection.statement("SELECT next_offset FROM partitions WHERE topic = ? AND partition = ?")
-            .bind(1, topic).bind(2, Int64(partition))
-        return try s.step() ? s.int64(0) : 0
+        try connection.statement("SELECT next_offset FROM partitions WHERE topic = ? AND partition = ?")
+            .bind(1, topic).bind(2, Int64(partition)).firstRow { $0.int64(0) } ?? 0
     }
 
     func setNextOffset(_ topic: String, _ partition: Int32, _ offset: Int64) throws(EmbeddedBusError) {
@@ -105,10 +104,11 @@ final class EmbeddedLogStore {
 
     /// The first offset whose record time is at or after `time`, or the high watermark if none is.
     func offset(_ topic: String, _ partition: Int32, atOrAfter time: Date) throws(EmbeddedBusError) -> Int64 {
-        let s = try connection.statement("""
+        let first = try connection.statement("""
             SELECT MIN(offset) FROM records WHERE topic = ? AND partition = ? AND time_us >= ?
             """).bind(1, topic).bind(2, Int64(partition)).bind(3, Self.micros(time))
-        if try s.step(), !s.isNull(0) { return s.int64(0) }
+            .firstRow { $0.isNull(0) ? nil : $0.int64(0) }
+        if let first, let first { return first }
         return try nextOffset(topic, partition)
     }
 
@@ -155,8 +155,7 @@ final class EmbeddedLogStore {
 
     /// Changes whenever another connection (this process or another) commits to the file.
     func dataVersion() throws(EmbeddedBusError) -> Int64 {
-        let s = try connection.statement("PRAGMA data_version")
-        return try s.step() ? s.int64(0) : 0
+        try connection.statement("PRAGMA data_version").firstRow { $0.int64(0) } ?? 0
     }
 }
 

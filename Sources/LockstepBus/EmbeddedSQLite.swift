@@ -154,6 +154,14 @@ package final class SQLiteStatement {
         while try step() {}
     }
 
+    /// Reads the first row, if any, and resets at once. A statement left mid-result keeps its read
+    /// transaction open: every later query on the connection would see that old snapshot, and the WAL
+    /// could not be checkpointed past it.
+    func firstRow<T>(_ read: (SQLiteStatement) -> T) throws(EmbeddedBusError) -> T? {
+        defer { sqlite3_reset(handle) }
+        return try step() ? read(self) : nil
+    }
+
     package var columnCount: Int32 { sqlite3_column_count(handle) }
     package func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(handle, column) }
     package func isNull(_ column: Int32) -> Bool { sqlite3_column_type(handle, column) == SQLITE_NULL }
