@@ -19,7 +19,7 @@ test: deps
 validate-topics:
 	@if [ -d .build/topic-samples ]; then python3 scripts/validate-topic-samples.py .build/topic-samples; fi
 
-demo: deps
+demo:
 	@bash scripts/demo.sh
 
 bench: deps
