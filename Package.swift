@@ -79,6 +79,9 @@ let package = Package(
                     dependencies: ["LockstepOperators", "LockstepTestSupport"], swiftSettings: strict),
         .testTarget(name: "LockstepServicesTests",
                     dependencies: ["LockstepServices", "LockstepTestSupport"], swiftSettings: strict),
+        // Whole-system tests: separate `lockstep` processes on a real broker, PostgreSQL and HTTP services.
+        .testTarget(name: "LockstepSystemTests",
+                    dependencies: ["LockstepServices", "LockstepKafka", "LockstepTestSupport"], swiftSettings: strict),
         .testTarget(name: "LockstepCLITests",
                     dependencies: ["LockstepCLI", "LockstepTestSupport"], swiftSettings: strict),
     ]
