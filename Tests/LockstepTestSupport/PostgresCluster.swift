@@ -6,7 +6,13 @@ import Glibc
 /// A throwaway PostgreSQL 15 cluster on a free loopback port, with password (SCRAM) authentication and
 /// the `noblestride` example database loaded. Stopped and deleted by `stop()` or at process exit.
 public final class PostgresCluster: @unchecked Sendable {
-    public static let binDirectory = "/usr/lib/postgresql/15/bin"
+    /// PostgreSQL 15's server binaries, or the newest installed version's where 15 is absent.
+    public static let binDirectory: String = {
+        let base = "/usr/lib/postgresql"
+        let versions = ((try? FileManager.default.contentsOfDirectory(atPath: base)) ?? []).compactMap(Int.init).sorted(by: >)
+        let usable = versions.filter { FileManager.default.isExecutableFile(atPath: "\(base)/\($0)/bin/initdb") }
+        return "\(base)/\(usable.contains(15) ? 15 : usable.first ?? 15)/bin"
+    }()
     public static let user = "postgres"
     /// The superuser's password in every test cluster; tests that check redaction use their own.
     public static let password = "lockstep-test-pw"

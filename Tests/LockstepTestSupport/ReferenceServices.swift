@@ -30,11 +30,13 @@ public final class FastAPIService: @unchecked Sendable {
     }
 
     /// Starts uvicorn; `environment` sets the app's knobs (`FASTAPI_FAIL_STATUS`, `FASTAPI_DELAY_SECONDS`, …).
-    public static func start(environment: [String: String] = [:]) async throws -> FastAPIService {
+    /// `arguments` go to uvicorn, e.g. `--ssl-keyfile`/`--ssl-certfile` to serve HTTPS.
+    public static func start(environment: [String: String] = [:], arguments: [String] = []) async throws -> FastAPIService {
         let port = try FreePort.next()
         let process = try ManagedProcess(
             name: "fastapi", executable: "/usr/bin/env",
-            arguments: ["python3", "-m", "uvicorn", "app:app", "--host", "127.0.0.1", "--port", String(port), "--log-level", "warning"],
+            arguments: ["python3", "-m", "uvicorn", "app:app", "--host", "127.0.0.1", "--port", String(port), "--log-level", "warning"]
+                + arguments,
             environment: environment,
             workingDirectory: TestPaths.packageRoot.appendingPathComponent("examples/fastapi-service"))
         let service = FastAPIService(port: port, process: process)

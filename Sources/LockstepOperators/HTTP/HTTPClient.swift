@@ -85,7 +85,14 @@ enum HTTPClient {
         case .cancelled:
             return OperatorError(.cancelled, "\(prefix) was cancelled", retryable: true)
         default:
-            return OperatorError(.unavailable, "\(prefix) failed (URLError \(error.code.rawValue))", retryable: true)
+            // FoundationNetworking reports curl's TLS failures (e.g. a self-signed certificate) as an
+            // unknown code whose description is curl's message: recognise them by that text.
+            let detail = String(error.localizedDescription.prefix(200))
+            let lower = detail.lowercased()
+            if lower.contains("ssl") || lower.contains("certificate") || lower.contains("tls") {
+                return OperatorError(.tls, "\(prefix) failed TLS verification: \(detail)", retryable: false)
+            }
+            return OperatorError(.unavailable, "\(prefix) failed: \(detail) (URLError \(error.code.rawValue))", retryable: true)
         }
     }
 
