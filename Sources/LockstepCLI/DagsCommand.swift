@@ -1,12 +1,13 @@
 import ArgumentParser
 import Foundation
 import LockstepCore
+import LockstepServices
 
 /// `lockstep dags list|validate`.
 struct DagsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dags", abstract: "List and validate pipeline definitions.",
-        subcommands: [List.self, Validate.self])
+        subcommands: [List.self, Validate.self, Pause.self, Unpause.self])
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show each DAG with its schedule and next fire time (UTC).")
@@ -51,6 +52,32 @@ struct DagsCommand: AsyncParsableCommand {
             } catch {
                 throw error.asExit
             }
+        }
+    }
+
+    struct Pause: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Pause a DAG: no new ticks or run requests; running runs finish.")
+        @OptionGroup var options: RuntimeOptions
+        @Argument var dag: String
+        func run() async throws {
+            let runtime = try await options.makeRuntime(component: "cli")
+            try await runtime.createTopics()
+            try await OpsActions(runtime: runtime).pause(dag)
+            print("pause requested for \(dag)")
+            await runtime.bus.close()
+        }
+    }
+
+    struct Unpause: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Unpause a DAG: queued runs start, ticks resume.")
+        @OptionGroup var options: RuntimeOptions
+        @Argument var dag: String
+        func run() async throws {
+            let runtime = try await options.makeRuntime(component: "cli")
+            try await runtime.createTopics()
+            try await OpsActions(runtime: runtime).unpause(dag)
+            print("unpause requested for \(dag)")
+            await runtime.bus.close()
         }
     }
 }

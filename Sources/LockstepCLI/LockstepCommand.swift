@@ -8,7 +8,8 @@ public struct LockstepCommand: AsyncParsableCommand {
         abstract: "An event-driven pipeline orchestrator.",
         subcommands: [
             StandaloneCommand.self, TriggerCommand.self, RunsCommand.self, DagsCommand.self, TasksCommand.self,
-            SchedulerCommand.self, CoordinatorCommand.self, WorkerCommand.self, NotifierCommand.self, EventsCommand.self,
+            SchedulerCommand.self, CoordinatorCommand.self, WorkerCommand.self, NotifierCommand.self, ReplayCommand.self,
+            BackfillCommand.self, DeadLettersCommand.self, RebuildCommand.self, EventsCommand.self,
         ]
     )
     public init() {}

@@ -3,10 +3,33 @@ import Foundation
 import LockstepCore
 import LockstepServices
 
-/// `lockstep runs`: runs and their task attempts, from the state store.
+/// `lockstep runs [list]` and `lockstep runs cancel RUN`.
 struct RunsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "runs", abstract: "Show runs and their task attempts: states, tries, durations, causes.")
+        commandName: "runs", abstract: "Show runs (default) or cancel one.",
+        subcommands: [RunsListCommand.self, RunsCancelCommand.self], defaultSubcommand: RunsListCommand.self)
+}
+
+/// `lockstep runs cancel RUN`: an ops event the coordinator acts on.
+struct RunsCancelCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "cancel", abstract: "Cancel a run: its running attempts are abandoned, the next queued run may start.")
+    @OptionGroup var options: RuntimeOptions
+    @Argument(help: "The run id (see `lockstep runs`).") var run: String
+    @Option(help: "Why, for the audit trail.") var reason: String = "cancelled by an operator"
+
+    func run() async throws {
+        let runtime = try await options.makeRuntime(component: "cli")
+        try await runtime.createTopics()
+        try await OpsActions(runtime: runtime).cancel(run, reason: reason)
+        print("cancel requested for \(run)")
+        await runtime.bus.close()
+    }
+}
+
+/// `lockstep runs list`: runs and their task attempts, from the state store.
+struct RunsListCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "list", abstract: "Show runs and their task attempts: states, tries, durations, causes.")
     @OptionGroup var options: RuntimeOptions
     @Option(help: "Only this DAG's runs.") var dag: String?
     @Option(help: "How many runs, newest first.") var limit: Int = 10

@@ -89,12 +89,22 @@ public actor StateStore {
         let paused = String(decoding: try encoder.encode(state.pausedDags), as: UTF8.self)
         let timerBodies = try timersSet.keys.sorted().map { ($0, String(decoding: try encoder.encode($0), as: UTF8.self)) }
         return try db.transaction {
+            try write(runs: runs, meta: [("pools", pools), ("paused", paused), ("next_sequence", String(state.nextSequence))],
+                      timers: timerBodies.map { ($0.0, $0.1, timersSet[$0.0]!) }, timersCleared: timersCleared, outbox: outbox)
+        }
+    }
+
+    /// The writes of `commit`, inside the caller's transaction.
+    private func write(
+        runs: [(DagRun, String)], meta: [(String, String)], timers: [(TimerID, String, Date)], timersCleared: Set<TimerID>,
+        outbox: [OutboxEntry]
+    ) throws -> [Int64] {
             for (run, body) in runs {
                 try db.query(
                     "INSERT INTO lockstep_runs (run_id, dag_id, state, sequence, body) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (run_id) DO UPDATE SET state = excluded.state, body = excluded.body",
                     .text(run.id), .text(run.dagID), .text(run.state.rawValue), .int(Int64(run.sequence)), .text(body))
             }
-            for (name, value) in [("pools", pools), ("paused", paused), ("next_sequence", String(state.nextSequence))] {
+            for (name, value) in meta {
                 try db.query(
                     "INSERT INTO lockstep_meta (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
                     .text(name), .text(value))
@@ -102,8 +112,8 @@ public actor StateStore {
             for timer in timersCleared.sorted() {
                 try db.query("DELETE FROM lockstep_timers WHERE timer_id = $1", .text(timer.description))
             }
-            for (timer, body) in timerBodies {
-                let at = Int64((timersSet[timer]!.timeIntervalSince1970 * 1000).rounded())
+            for (timer, body, fireAt) in timers {
+                let at = Int64((fireAt.timeIntervalSince1970 * 1000).rounded())
                 try db.query(
                     "INSERT INTO lockstep_timers (timer_id, body, fire_at_ms) VALUES ($1, $2, $3) ON CONFLICT (timer_id) DO UPDATE SET fire_at_ms = excluded.fire_at_ms",
                     .text(timer.description), .text(body), .int(at))
@@ -116,7 +126,6 @@ public actor StateStore {
                 ids.append(Int64(rows.first?[0] ?? "") ?? 0)
             }
             return ids
-        }
     }
 
     // MARK: Outbox
@@ -196,5 +205,24 @@ public struct OutboxEntry: Sendable, Hashable {
         self.topic = topic
         self.key = key
         self.eventJSON = eventJSON
+    }
+}
+
+extension StateStore {
+    /// Replaces every run, the pools, paused DAGs and timers (for `lockstep rebuild`).
+    public func replaceEngine(state: EngineState, timers: [TimerID: Date]) throws {
+        let runs = try state.runs.keys.sorted().map { (state.runs[$0]!, String(decoding: try encoder.encode(state.runs[$0]!), as: UTF8.self)) }
+        let meta = [
+            ("pools", String(decoding: try encoder.encode(state.pools), as: UTF8.self)),
+            ("paused", String(decoding: try encoder.encode(state.pausedDags), as: UTF8.self)),
+            ("next_sequence", String(state.nextSequence)),
+        ]
+        let timerRows = try timers.keys.sorted().map { ($0, String(decoding: try encoder.encode($0), as: UTF8.self), timers[$0]!) }
+        try db.transaction {
+            try db.execute("DELETE FROM lockstep_runs")
+            try db.execute("DELETE FROM lockstep_timers")
+            try db.execute("DELETE FROM lockstep_meta")
+            _ = try write(runs: runs, meta: meta, timers: timerRows, timersCleared: [], outbox: [])
+        }
     }
 }
