@@ -64,7 +64,8 @@ let package = Package(
                 swiftSettings: strict),
         .executableTarget(name: "lockstep", dependencies: ["LockstepCLI"], swiftSettings: strict),
         .executableTarget(name: "lockstep-bench",
-                          dependencies: ["LockstepCore", "LockstepBus", "LockstepKafka", "LockstepServices", "CRdKafka"],
+                          dependencies: ["LockstepCore", "LockstepBus", "LockstepKafka", "LockstepOperators", "LockstepServices",
+                                         "LockstepTestSupport", "CRdKafka"],
                           path: "Benchmarks/lockstep-bench", swiftSettings: strict),
 
         // Test helpers shared by the test targets: free ports, a throwaway PostgreSQL cluster, a Tansu

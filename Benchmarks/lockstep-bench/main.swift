@@ -1,1 +1,51 @@
-print("lockstep-bench: no benchmarks yet")
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
+import Foundation
+
+// lockstep-bench: `lockstep-bench <selector>` runs the benchmarks whose name or group is <selector>
+// (`bus`, `all`, or one bench such as `kafka`). Add a bench by adding a row to `benches`.
+
+/// One benchmark: a name to run it by, the groups it belongs to, and its body (which prints its results).
+struct Bench: Sendable {
+    let name: String
+    let groups: [String]
+    let summary: String
+    let run: @Sendable () async throws -> Void
+}
+
+let benches: [Bench] = [
+    Bench(name: "embedded", groups: ["bus"], summary: "embedded log: publish→consume latency, bulk throughput",
+          run: EmbeddedBench.run),
+    Bench(name: "kafka", groups: ["bus"], summary: "KafkaBus beside raw librdkafka on a Tansu broker",
+          run: KafkaBench.run),
+    Bench(name: "pipeline-embedded", groups: ["pipeline"], summary: "components on the embedded log: task-to-task latency, throughput",
+          run: PipelineBench.runEmbedded),
+    Bench(name: "pipeline-kafka", groups: ["pipeline"], summary: "components on Kafka (Tansu): task-to-task latency, throughput",
+          run: PipelineBench.runKafka),
+    Bench(name: "training", groups: ["pipeline"], summary: "training pipeline trigger→finished against PostgreSQL and FastAPI",
+          run: PipelineBench.runTraining),
+    Bench(name: "memory", groups: ["pipeline"], summary: "resident memory of `lockstep standalone`",
+          run: PipelineBench.runMemory),
+]
+
+// Results appear as they are measured, even when piped to a file.
+setvbuf(stdout, nil, _IOLBF, 0)
+
+let selector = CommandLine.arguments.dropFirst().first ?? "all"
+let chosen = benches.filter { selector == "all" || $0.name == selector || $0.groups.contains(selector) }
+if chosen.isEmpty {
+    print("usage: lockstep-bench all | \(Set(benches.flatMap(\.groups)).sorted().joined(separator: " | ")) | "
+        + benches.map(\.name).joined(separator: " | "))
+    for bench in benches { print("  \(bench.name) [\(bench.groups.joined(separator: ","))]: \(bench.summary)") }
+} else {
+    for bench in chosen {
+        print("== \(bench.name): \(bench.summary)")
+        do {
+            try await bench.run()
+        } catch {
+            print("!! \(bench.name) failed: \(error)")
+        }
+    }
+}

@@ -145,3 +145,21 @@ import Testing
         #expect(try JSONDecoder().decode(EngineState.self, from: data) == h.state)
     }
 }
+
+@Suite struct EngineHistoryTests {
+    @Test func finishedRunsLeaveTheActiveIndexAndOldOnesCanBeForgotten() {
+        var h = EngineHarness([dag("d", maxActiveRuns: 1, tasks: [task("a")])])
+        for i in 0..<5 {
+            h.trigger("d", run: "r\(i)")
+            h.complete(attempt("r\(i)", "a"))
+        }
+        h.trigger("d", run: "r5")
+        #expect(h.state.activeRuns == ["r5"])
+        h.state.forgetFinishedRuns(keepingPerDag: 2)
+        #expect(Set(h.state.runs.keys) == ["r3", "r4", "r5"])
+        var reloaded = h.state
+        reloaded.activeRuns = []
+        reloaded.reindex()
+        #expect(reloaded.activeRuns == ["r5"])
+    }
+}

@@ -19,7 +19,7 @@ extension Step {
     private mutating func startQueuedRuns() -> Bool {
         let now = self.now  // a copy: closures that edit state cannot also read self
         var changed = false
-        let ordered = state.orderedRuns
+        let ordered = state.orderedActiveRuns
         for dagID in Set(ordered.map(\.dagID)).sorted() {
             guard let dag = engine.dags[dagID], !state.pausedDags.contains(dagID) else { continue }
             var active = ordered.filter { $0.dagID == dagID && $0.state == .running }.count
@@ -39,7 +39,7 @@ extension Step {
 
     private mutating func advanceTasks() -> Bool {
         var changed = false
-        for run in state.orderedRuns where run.state == .running {
+        for run in state.orderedActiveRuns where run.state == .running {
             guard let dag = engine.dags[run.dagID] else { continue }
             for spec in dag.tasks {
                 guard let task = state.runs[run.id]?.tasks[spec.id], task.state == .pending else { continue }
@@ -130,7 +130,7 @@ extension Step {
     private mutating func finishRuns() -> Bool {
         let now = self.now  // a copy: closures that edit state cannot also read self
         var changed = false
-        for run in state.orderedRuns where run.state == .running {
+        for run in state.orderedActiveRuns where run.state == .running {
             guard let dag = engine.dags[run.dagID], run.tasks.values.allSatisfy(\.state.isTerminal) else { continue }
             // As in Airflow, the leaves decide: a failure handled by an all_done leaf still succeeds.
             let failedLeaf = dag.leafTaskIDs.contains { [.failed, .upstreamFailed].contains(run.tasks[$0]?.state) }
@@ -139,6 +139,7 @@ extension Step {
                 $0.finishedAt = now
                 if failedLeaf && $0.failure == nil { $0.failure = "upstream tasks failed" }
             }
+            state.activeRuns.removeAll { $0 == run.id }
             let finished = state.runs[run.id]!
             if failedLeaf {
                 publish(.runFailed, finished, reason: finished.failure)

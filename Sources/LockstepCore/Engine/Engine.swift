@@ -93,6 +93,7 @@ struct Step {
             state: .queued, sequence: state.nextSequence, requestedAt: now, tasks: tasks)
         state.nextSequence += 1
         state.runs[run.id] = run
+        state.activeRuns.append(run.id)
         touched.insert(run.id)
         publish(.runQueued, run)
     }
@@ -226,6 +227,7 @@ struct Step {
             $0.finishedAt = now
             $0.failure = "cancelled: \(reason)"
         }
+        state.activeRuns.removeAll { $0 == runID }
         publish(.runCancelled, state.runs[runID]!, reason: reason)
     }
 

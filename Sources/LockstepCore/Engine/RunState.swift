@@ -126,11 +126,32 @@ public struct EngineState: Sendable, Hashable, Codable {
     public var pools: [String: PoolState] = [:]
     public var pausedDags: Set<String> = []
     public var nextSequence = 0
+    /// Runs not yet finished, in arrival order: what every step looks at, so finished history costs nothing.
+    public var activeRuns: [RunID] = []
 
     public init() {}
 
     /// Runs in arrival order.
     public var orderedRuns: [DagRun] { runs.values.sorted { $0.sequence < $1.sequence } }
+
+    /// Unfinished runs in arrival order.
+    public var orderedActiveRuns: [DagRun] { activeRuns.compactMap { runs[$0] } }
+
+    /// Drops all but the newest `keep` finished runs of each DAG from memory (a store keeps them all).
+    /// What is kept must cover redeliveries (a repeated request for a forgotten run would start it
+    /// again) and depends_on_past (which looks at the previous run).
+    public mutating func forgetFinishedRuns(keepingPerDag keep: Int) {
+        var finished: [String: [DagRun]] = [:]
+        for run in runs.values where run.state.isTerminal { finished[run.dagID, default: []].append(run) }
+        for (_, list) in finished where list.count > keep {
+            for run in list.sorted(by: { $0.sequence > $1.sequence }).dropFirst(keep) { runs[run.id] = nil }
+        }
+    }
+
+    /// Recomputes `activeRuns` from `runs` (after loading runs from a store).
+    public mutating func reindex() {
+        activeRuns = runs.values.filter { !$0.state.isTerminal }.sorted { $0.sequence < $1.sequence }.map(\.id)
+    }
 
     public func runs(of dagID: String) -> [DagRun] { orderedRuns.filter { $0.dagID == dagID } }
 }

@@ -25,6 +25,8 @@ public final class Coordinator: Service, Sendable {
     }
 
     public static let defaultNotificationOperators: Set<String> = ["notify_training_complete"]
+    /// Finished runs per DAG kept in memory for dedupe and depends_on_past; older ones live in the store only.
+    static let finishedRunsKept = 500
 
     public func run() async throws {
         let log = runtime.logger
@@ -34,42 +36,58 @@ public final class Coordinator: Service, Sendable {
         log.info("coordinator active")
         try await runtime.createTopics()
         var (state, timers) = try await runtime.store.loadEngine()
+        state.forgetFinishedRuns(keepingPerDag: Self.finishedRunsKept)
         let timerWheel = TimerWheel(timers)
         try await flushOutbox()
         let consumer = try await runtime.bus.subscribe(group: Self.group, topics: runtime.topics.coordinatorInputs)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await self.fireTimers(timerWheel) }
             defer { group.cancelAll() }
+            // Offsets are committed in batches: a record handled again after a crash changes nothing,
+            // and each commit is a durable write of its own.
+            var pending: [String: RecordPosition] = [:]
+            var lastCommit = ContinuousClock.now
+            var sent: [Int64] = []
             do {
                 for try await record in consumer.records.cancelOnGracefulShutdown() {
-                    try await handle(record, state: &state, timers: timerWheel)
-                    try await consumer.commit(record.position)
+                    sent = try await handle(record, state: &state, timers: timerWheel, sent: sent)
+                    pending["\(record.topic)/\(record.position.partition)"] = record.position
+                    if pending.count > 0 && (ContinuousClock.now - lastCommit > Self.commitInterval) {
+                        for position in pending.values { try await consumer.commit(position) }
+                        pending = [:]
+                        lastCommit = ContinuousClock.now
+                    }
                 }
             } catch is CancellationError {}
+            for position in pending.values { try? await consumer.commit(position) }
             await consumer.close()
         }
         log.info("coordinator stopped")
     }
 
-    /// One consumed record: decode, reduce, commit, publish.
-    func handle(_ record: BusRecord, state: inout EngineState, timers: TimerWheel) async throws {
+    /// How long handled records may wait for their offsets to be committed.
+    static let commitInterval = Duration.milliseconds(100)
+
+    /// One consumed record: decode, reduce, commit, publish. `sent` are outbox ids already published,
+    /// deleted in this step's transaction; returns the ones this step published.
+    func handle(_ record: BusRecord, state: inout EngineState, timers: TimerWheel, sent: [Int64]) async throws -> [Int64] {
         let cloudEvent: CloudEvent
         let event: EngineEvent
         do {
             cloudEvent = try CloudEvent(record)
             guard let decoded = try WireCodec.decodeEngineEvent(cloudEvent) else {
                 // The ops topic is also the audit trail: entries the engine has no part in are fine there.
-                if record.topic == runtime.topics.ops && cloudEvent.type.hasPrefix("lockstep.ops.") { return }
+                if record.topic == runtime.topics.ops && cloudEvent.type.hasPrefix("lockstep.ops.") { return sent }
                 try await runtime.deadLetter(record, component: "coordinator", reason: "unknown event type `\(cloudEvent.type)` on \(record.topic)")
-                return
+                return sent
             }
             event = decoded
         } catch let error as EventDecodingError {
             try await runtime.deadLetter(record, component: "coordinator", reason: error.description)
-            return
+            return sent
         } catch let error as WireError {
             try await runtime.deadLetter(record, component: "coordinator", reason: error.description)
-            return
+            return sent
         }
         // The record's time, not the wall clock: replaying the log gives the same state.
         let now = record.timestamp
@@ -111,10 +129,17 @@ public final class Coordinator: Service, Sendable {
                     data: data, topic: runtime.topics.deadLetters, key: record.key ?? record.position.description, now: now))
             }
         }
+        if touched.isEmpty && outbox.isEmpty && timersSet.isEmpty && timersCleared.isEmpty && !event.changesEngineFlags {
+            return sent  // a duplicate or stale event: nothing to write
+        }
         let ids = try await runtime.store.commit(
-            state: state, touched: touched, timersSet: timersSet, timersCleared: timersCleared, outbox: outbox)
+            state: state, touched: touched, timersSet: timersSet, timersCleared: timersCleared, outbox: outbox, deleteOutbox: sent)
+        // After the commit, so a run this step finished is written before it may be forgotten.
+        if state.runs.count > 2 * Self.finishedRunsKept * max(1, engine.dags.count) {
+            state.forgetFinishedRuns(keepingPerDag: Self.finishedRunsKept)
+        }
         await timers.update(set: timersSet, cleared: timersCleared)
-        try await publish(zip(ids, outbox).map { ($0, $1) })
+        return try await publish(zip(ids, outbox).map { ($0, $1) })
     }
 
     private func entry(id: String, type: String, subject: String?, data: JSONValue, topic: String, key: String, now: Date) -> OutboxEntry {
@@ -122,16 +147,16 @@ public final class Coordinator: Service, Sendable {
         return OutboxEntry(topic: topic, key: key, eventJSON: event.structuredJSON)
     }
 
-    /// Publishes outbox entries in one batch, then forgets them.
-    private func publish(_ entries: [(Int64, OutboxEntry)]) async throws {
-        guard !entries.isEmpty else { return }
+    /// Publishes outbox entries in one batch; returns their ids, to delete in the next transaction.
+    private func publish(_ entries: [(Int64, OutboxEntry)]) async throws -> [Int64] {
+        guard !entries.isEmpty else { return [] }
         var records: [OutgoingRecord] = []
         for (_, entry) in entries {
             let event = try CloudEvent(structuredJSON: entry.eventJSON)
             records.append(event.record(topic: entry.topic, key: entry.key))
         }
         try await runtime.bus.publish(records)
-        try await runtime.store.markSent(entries.map(\.0))
+        return entries.map(\.0)
     }
 
     /// What a crashed predecessor committed but did not get to publish.
@@ -140,7 +165,7 @@ public final class Coordinator: Service, Sendable {
             let pending = try await runtime.store.pendingOutbox()
             guard !pending.isEmpty else { return }
             runtime.logger.info("republishing \(pending.count) outbox events")
-            try await publish(pending.map { ($0.id, $0.entry) })
+            try await runtime.store.markSent(try await publish(pending.map { ($0.id, $0.entry) }))
         }
     }
 

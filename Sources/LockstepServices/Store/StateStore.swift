@@ -69,6 +69,7 @@ public actor StateStore {
             default: break
             }
         }
+        state.reindex()
         var timers: [TimerID: Date] = [:]
         for row in try db.query("SELECT body, fire_at_ms FROM lockstep_timers", []) {
             let timer = try decoder.decode(TimerID.self, from: Data((row[0] ?? "").utf8))
@@ -82,14 +83,15 @@ public actor StateStore {
     @discardableResult
     public func commit(
         state: EngineState, touched: Set<RunID>, timersSet: [TimerID: Date], timersCleared: Set<TimerID>,
-        outbox: [OutboxEntry]
+        outbox: [OutboxEntry], deleteOutbox: [Int64] = []
     ) throws -> [Int64] {
         let runs = try touched.sorted().compactMap { id in try state.runs[id].map { ($0, String(decoding: try encoder.encode($0), as: UTF8.self)) } }
         let pools = String(decoding: try encoder.encode(state.pools), as: UTF8.self)
         let paused = String(decoding: try encoder.encode(state.pausedDags), as: UTF8.self)
         let timerBodies = try timersSet.keys.sorted().map { ($0, String(decoding: try encoder.encode($0), as: UTF8.self)) }
         return try db.transaction {
-            try write(runs: runs, meta: [("pools", pools), ("paused", paused), ("next_sequence", String(state.nextSequence))],
+            try deleteSent(deleteOutbox)
+            return try write(runs: runs, meta: [("pools", pools), ("paused", paused), ("next_sequence", String(state.nextSequence))],
                       timers: timerBodies.map { ($0.0, $0.1, timersSet[$0.0]!) }, timersCleared: timersCleared, outbox: outbox)
         }
     }
@@ -137,11 +139,15 @@ public actor StateStore {
     }
 
     public func markSent(_ ids: [Int64]) throws {
+        try db.transaction { try deleteSent(ids) }
+    }
+
+    private func deleteSent(_ ids: [Int64]) throws {
         guard let first = ids.min(), let last = ids.max() else { return }
         if ids.count == Int(last - first + 1) {
             try db.query("DELETE FROM lockstep_outbox WHERE id >= $1 AND id <= $2", .int(first), .int(last))
         } else {
-            try db.transaction { for id in ids { try db.query("DELETE FROM lockstep_outbox WHERE id = $1", .int(id)) } }
+            for id in ids { try db.query("DELETE FROM lockstep_outbox WHERE id = $1", .int(id)) }
         }
     }
 

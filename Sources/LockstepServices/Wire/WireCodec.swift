@@ -229,3 +229,13 @@ public enum WireCodec {
         }
     }
 }
+
+extension EngineEvent {
+    /// Pause and unpause change state outside any run.
+    var changesEngineFlags: Bool {
+        switch self {
+        case .dagPaused, .dagUnpaused: true
+        default: false
+        }
+    }
+}
