@@ -1,0 +1,382 @@
+import Foundation
+import LockstepBus
+import LockstepCore
+import LockstepKafka
+import LockstepOperators
+import LockstepServices
+import LockstepTestSupport
+
+/// The whole system as separate processes: a Tansu broker, a throwaway PostgreSQL cluster (the
+/// `noblestride` sample data and a `lockstep_state` database for the state store), the reference
+/// FastAPI and Node.js services, and the real `lockstep` binary as `scheduler`, `coordinator`, two
+/// `worker`s and `notifier`, all on `--bus kafka://…` and `--state postgresql://…`.
+///
+/// One instance is shared by the serialized system suite (starting it takes several seconds and every
+/// consumer group join on Tansu takes ~3 s). Tests tell their runs apart by run id, never by totals,
+/// and call `prepare()` first, which restarts any component an earlier test killed and puts the
+/// FastAPI knobs back to healthy.
+final class SystemCluster: @unchecked Sendable {
+    let broker: TansuBroker
+    let postgres: PostgresCluster
+    let fastapi: FastAPIService
+    let node: NodeService
+    let root: URL
+    let configFile: URL
+    let dagsDirectory: URL
+    let reportsDirectory: URL
+    let busURL: String
+    let stateURI: String
+    /// A client of our own on the same broker: producers publish run requests with it, and it reads topics.
+    let bus: KafkaBus
+    /// The same PostgreSQL state store the components write (read here, never written).
+    let store: StateStore
+    let topics = Topics()
+    let dags: [DagSpec]
+
+    private let lock = NSLock()
+    private var components: [String: ManagedProcess] = [:]
+    /// Every process ever started (killed ones too), for logs on failure.
+    private var history: [ManagedProcess] = []
+
+    static let componentNames = ["scheduler", "coordinator", "worker-1", "worker-2", "notifier"]
+
+    // MARK: Start and stop
+
+    /// The suite's one system, started on first use and stopped when the test process exits.
+    static func shared() async throws -> SystemCluster { try await SharedSystem.instance.get() }
+
+    private init(broker: TansuBroker, postgres: PostgresCluster, fastapi: FastAPIService, node: NodeService, root: URL,
+                 configFile: URL, dagsDirectory: URL, reportsDirectory: URL, stateURI: String, dags: [DagSpec]) async throws {
+        self.broker = broker
+        self.postgres = postgres
+        self.fastapi = fastapi
+        self.node = node
+        self.root = root
+        self.configFile = configFile
+        self.dagsDirectory = dagsDirectory
+        self.reportsDirectory = reportsDirectory
+        self.stateURI = stateURI
+        self.dags = dags
+        busURL = broker.busURL()
+        bus = try KafkaBus(config: KafkaConfig(
+            bootstrapServers: [broker.bootstrap], properties: TansuBroker.clientProperties, requestTimeout: .seconds(20)))
+        store = try await StateStore(.postgres(uri: stateURI))
+    }
+
+    static func start() async throws -> SystemCluster {
+        guard TansuBroker.isAvailable else { throw TestSupportError("tansu is not installed: run scripts/install-deps.sh") }
+        let lockstep = TestPaths.lockstepExecutable
+        guard FileManager.default.isExecutableFile(atPath: lockstep.path) else {
+            throw TestSupportError("the lockstep binary is not built at \(lockstep.path): run `swift build --build-tests` first")
+        }
+        async let brokerStart = TansuBroker.start()
+        async let postgresStart = PostgresCluster.start()
+        async let fastapiStart = FastAPIService.start()
+        async let nodeStart = NodeService.start()
+        let broker = try await brokerStart
+        let postgres = try await postgresStart
+        let fastapi = try await fastapiStart
+        let node = try await nodeStart
+        try postgres.psql("CREATE DATABASE lockstep_state")
+
+        let root = try TestPaths.temporaryDirectory("lockstep-system")
+        let (configFile, dagsDirectory) = try SystemDags.write(into: root)
+        let reports = root.appendingPathComponent("reports")
+        try FileManager.default.createDirectory(at: reports, withIntermediateDirectories: true)
+        let config = try ConfigLoader.loadConfig(file: configFile)
+        let dags = try ConfigLoader.loadDags(
+            directory: dagsDirectory, config: config, operators: OperatorRegistry.builtin.names)
+        let system = try await SystemCluster(
+            broker: broker, postgres: postgres, fastapi: fastapi, node: node, root: root, configFile: configFile,
+            dagsDirectory: dagsDirectory, reportsDirectory: reports, stateURI: postgres.uri(database: "lockstep_state"), dags: dags)
+        // The coordinator first, so the topics exist before anyone subscribes or reads.
+        for name in componentNames { try system.startComponent(name) }
+        try await system.waitForLog("coordinator", containing: "coordinator active")
+        for worker in ["worker-1", "worker-2"] { try await system.waitForLog(worker, containing: "slot 0 consuming") }
+        try await system.waitForLog("notifier", containing: "slot 0 consuming")
+        return system
+    }
+
+    func stop() {
+        lock.lock()
+        let running = Array(components.values)
+        components = [:]
+        lock.unlock()
+        for process in running { process.stop(grace: .seconds(5)) }
+        let bus = self.bus
+        let store = self.store
+        let done = DispatchSemaphore(value: 0)
+        Task.detached {
+            await bus.close()
+            await store.close()
+            done.signal()
+        }
+        _ = done.wait(timeout: .now() + 10)
+        fastapi.stop()
+        node.stop()
+        broker.stop()
+        postgres.stop()
+        try? FileManager.default.removeItem(at: root)
+    }
+
+    // MARK: Components
+
+    /// The environment every component gets: the reference services and the sample database.
+    var componentEnvironment: [String: String] {
+        [
+            "LOCKSTEP_VAR_FASTAPI_BASE_URL": fastapi.baseURL,
+            "LOCKSTEP_VAR_NODEJS_BASE_URL": node.baseURL,
+            "LOCKSTEP_VAR_REPORTS_DIR": reportsDirectory.path,
+            "LOCKSTEP_CONN_NOBLESTRIDE_POSTGRES": postgres.uri(database: "noblestride"),
+            // Ours come from the command line: nothing from the test's own environment may override them.
+            "LOCKSTEP_BUS": "", "LOCKSTEP_STATE": "",
+        ]
+    }
+
+    /// `--config … --dags … --bus … --state … --data-dir …`.
+    func commonArguments(dataDirectory: String) -> [String] {
+        ["--config", configFile.path, "--dags", dagsDirectory.path, "--bus", busURL, "--state", stateURI, "--data-dir", dataDirectory]
+    }
+
+    /// Starts `scheduler`, `coordinator`, `worker-N` or `notifier` as its own `lockstep` process.
+    func startComponent(_ name: String) throws {
+        let command = name.hasPrefix("worker") ? "worker" : name
+        let data = root.appendingPathComponent("data-\(name)")
+        var arguments = [command] + commonArguments(dataDirectory: data.path)
+        if command == "worker" { arguments += ["--concurrency", "2"] }
+        let process = try ManagedProcess(
+            name: "lockstep-\(name)", executable: TestPaths.lockstepExecutable.path, arguments: arguments,
+            environment: componentEnvironment)
+        lock.lock()
+        components[name] = process
+        history.append(process)
+        lock.unlock()
+    }
+
+    func component(_ name: String) -> ManagedProcess? {
+        lock.lock()
+        defer { lock.unlock() }
+        return components[name]
+    }
+
+    /// The component process whose worker id (`worker/worker-<host>-<pid>`) names `workerID`.
+    func workerComponent(forWorkerID workerID: String) -> (name: String, process: ManagedProcess)? {
+        lock.lock()
+        defer { lock.unlock() }
+        return components.first { $0.key.hasPrefix("worker") && workerID.hasSuffix("-\($0.value.pid)") }.map { ($0.key, $0.value) }
+    }
+
+    /// Restarts any component that is not running (a test killed it) and puts FastAPI's knobs back.
+    func prepare() async throws {
+        var restarted: [String] = []
+        for name in Self.componentNames where component(name)?.isRunning != true {
+            try startComponent(name)
+            restarted.append(name)
+        }
+        for name in restarted {
+            let marker = name == "coordinator" ? "coordinator active" : name == "scheduler" ? "" : "slot 0 consuming"
+            if !marker.isEmpty { try await waitForLog(name, containing: marker) }
+        }
+        try await fastapi.control(["healthy": true, "fail_status": 0, "delay_seconds": 0])
+    }
+
+    func waitForLog(_ name: String, containing text: String, timeout: Duration = .seconds(60)) async throws {
+        try await waitUntil("\(name) logs `\(text)`", timeout: timeout) {
+            guard let process = self.component(name) else { return false }
+            if !process.isRunning { throw SystemTestFailure("\(name) exited (status \(process.process.terminationStatus))", system: self) }
+            return process.log.contains(text)
+        }
+    }
+
+    /// Every component's log (killed ones too), the broker's tail, for failure messages.
+    func diagnostics(tail: Int = 6000) -> String {
+        lock.lock()
+        let all = history
+        lock.unlock()
+        var text = ""
+        for process in all + [broker.process, fastapi.process] {
+            let log = process.log
+            let state = process.isRunning ? "running" : "exited \(process.process.terminationStatus)"
+            text += "\n===== \(process.name) pid \(process.pid) (\(state)) \(process.logURL.path) =====\n"
+            text += log.count > tail ? "…" + String(log.suffix(tail)) : log
+        }
+        return text
+    }
+
+    // MARK: Producing
+
+    /// Publishes `lockstep.run.requested` events in one batch, as any producer would; returns the run
+    /// ids they get (`<dag>~<idempotency key>`).
+    @discardableResult
+    func requestRuns(_ requests: [(dag: String, key: String)]) async throws -> [RunID] {
+        let records = requests.map { request in
+            CloudEvent(
+                id: UUID().uuidString, source: "lockstep-system-tests/producer", type: EventType.runRequested, time: Date(),
+                subject: request.dag,
+                data: ["dag_id": .string(request.dag), "conf": .emptyObject, "idempotency_key": .string(request.key)]
+            ).record(topic: topics.runRequests, key: request.dag)
+        }
+        try await bus.publish(records)
+        return requests.map { "\($0.dag)~\($0.key)" }
+    }
+
+    func requestRun(_ dag: String, key: String = SystemCluster.uniqueKey()) async throws -> RunID {
+        try await requestRuns([(dag, key)])[0]
+    }
+
+    static func uniqueKey(_ prefix: String = "sys") -> String { "\(prefix)-\(UUID().uuidString.prefix(8).lowercased())" }
+
+    // MARK: The lockstep command line
+
+    /// Runs `lockstep ARGS` to completion: its exit status, standard output and standard error.
+    func lockstep(_ arguments: [String], timeout: Duration = .seconds(60)) async throws -> (status: Int32, output: String, errors: String) {
+        let base = root.appendingPathComponent("cli-\(UUID().uuidString.prefix(8))")
+        let outURL = base.appendingPathExtension("out"), errURL = base.appendingPathExtension("err")
+        FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        let out = try FileHandle(forWritingTo: outURL), err = try FileHandle(forWritingTo: errURL)
+        defer {
+            try? out.close()
+            try? err.close()
+        }
+        let process = Process()
+        process.executableURL = TestPaths.lockstepExecutable
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(componentEnvironment) { _, new in new }
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        let exited = AsyncStream<Void>.makeStream()
+        process.terminationHandler = { _ in exited.continuation.finish() }
+        try process.run()
+        let watchdog = Task {
+            try await Task.sleep(for: timeout)
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        }
+        for await _ in exited.stream {}
+        watchdog.cancel()
+        return (process.terminationStatus, (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
+                (try? String(contentsOf: errURL, encoding: .utf8)) ?? "")
+    }
+
+    /// `lockstep trigger DAG --idempotency-key KEY` on the bus: the CLI as a producer.
+    func trigger(_ dag: String, key: String) async throws -> RunID {
+        let (status, output, errors) = try await lockstep(
+            ["trigger", dag, "--idempotency-key", key] + commonArguments(dataDirectory: root.appendingPathComponent("data-cli").path))
+        guard status == 0, let line = output.split(separator: "\n").first(where: { $0.hasPrefix("requested run ") }) else {
+            throw SystemTestFailure("lockstep trigger \(dag) exited \(status):\n\(output)\n\(errors)", system: self)
+        }
+        return String(line.dropFirst("requested run ".count))
+    }
+
+    /// `lockstep runs [--dag DAG] [--json]` against the same PostgreSQL state.
+    func runsCommand(_ extra: [String]) async throws -> String {
+        let (status, output, errors) = try await lockstep(["runs"] + extra + commonArguments(dataDirectory: root.appendingPathComponent("data-cli").path))
+        guard status == 0 else { throw SystemTestFailure("lockstep runs exited \(status):\n\(output)\n\(errors)", system: self) }
+        return output
+    }
+
+    // MARK: Observing
+
+    /// Polls `condition` until it holds; on timeout, fails with what it waited for and every log.
+    func waitUntil(_ what: String, timeout: Duration = .seconds(120), poll: Duration = .milliseconds(200),
+                   _ condition: () async throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            if try await condition() { return }
+            if ContinuousClock.now >= deadline { throw SystemTestFailure("timed out after \(timeout) waiting for \(what)", system: self) }
+            try await Task.sleep(for: poll)
+        }
+    }
+
+    /// Waits until every run has finished; returns them in the order asked.
+    func waitForRuns(_ ids: [RunID], timeout: Duration = .seconds(120)) async throws -> [DagRun] {
+        var finished: [RunID: DagRun] = [:]
+        try await waitUntil("runs \(ids) to finish", timeout: timeout) {
+            for id in ids where finished[id] == nil {
+                if let run = try await store.run(id), run.state.isTerminal { finished[id] = run }
+            }
+            return finished.count == ids.count
+        } onTimeout: {
+            var text = ""
+            for id in ids {
+                let run = try? await self.store.run(id)
+                text += "\n  \(id): " + (run.map { "\($0.state) \($0.tasks.mapValues { "\($0.state.rawValue)#\($0.tryNumber)" })" } ?? "not created")
+            }
+            return text
+        }
+        return ids.map { finished[$0]! }
+    }
+
+    func waitForRun(_ id: RunID, timeout: Duration = .seconds(120)) async throws -> DagRun {
+        try await waitForRuns([id], timeout: timeout)[0]
+    }
+
+    /// Every event on a topic, decoded (records that are not CloudEvents are left out).
+    func events(on topic: String) async throws -> [CloudEvent] {
+        try await records(on: topic).map(\.event)
+    }
+
+    /// Every event on a topic with the position it was read at.
+    func records(on topic: String) async throws -> [(position: RecordPosition, event: CloudEvent)] {
+        try await bus.read(topic: topic, from: .beginning, to: .latest).readAll().compactMap { record in
+            (try? CloudEvent(record)).map { (record.position, $0) }
+        }
+    }
+
+    /// Polls a topic until `done` holds for its events (the coordinator commits state before it
+    /// publishes, so a finished run's events may trail the store by a moment).
+    func events(on topic: String, timeout: Duration = .seconds(60), until done: @escaping ([CloudEvent]) -> Bool) async throws -> [CloudEvent] {
+        var seen: [CloudEvent] = []
+        try await waitUntil("events on \(topic)", timeout: timeout, poll: .milliseconds(250)) {
+            seen = try await events(on: topic)
+            return done(seen)
+        }
+        return seen
+    }
+
+    /// Pooled tasks of every DAG: `dag id → task ids` whose `pool` is `pool`.
+    func pooledTasks(_ pool: String) -> [String: Set<String>] {
+        dags.reduce(into: [:]) { $0[$1.id] = Set($1.tasks.filter { $0.pool == pool }.map(\.id)) }
+    }
+}
+
+extension SystemCluster {
+    /// `waitUntil` with extra detail for the failure message.
+    func waitUntil(_ what: String, timeout: Duration, _ condition: () async throws -> Bool,
+                   onTimeout detail: () async -> String) async throws {
+        do {
+            try await waitUntil(what, timeout: timeout, condition)
+        } catch let failure as SystemTestFailure {
+            throw SystemTestFailure(failure.summary + (await detail()), system: self)
+        }
+    }
+}
+
+/// A failed expectation about the running system, with every component's log attached.
+struct SystemTestFailure: Error, CustomStringConvertible {
+    var summary: String
+    var logs: String
+    init(_ summary: String, system: SystemCluster) {
+        self.summary = summary
+        logs = system.diagnostics()
+    }
+    var description: String { summary + "\n--- component logs ---" + logs }
+}
+
+/// Starts the suite's system once, however many tests ask; stops it when the process exits.
+private actor SharedSystem {
+    static let instance = SharedSystem()
+    private var starting: Task<SystemCluster, any Error>?
+
+    func get() async throws -> SystemCluster {
+        if let starting { return try await starting.value }
+        let task = Task { () throws -> SystemCluster in
+            let system = try await SystemCluster.start()
+            ExitCleanup.register { system.stop() }
+            return system
+        }
+        starting = task
+        return try await task.value
+    }
+}
