@@ -67,6 +67,26 @@ actor EmbeddedGroupConsumer: GroupConsumer {
         }
     }
 
+    func nextBatch(max: Int) async throws -> [BusRecord] {
+        guard let first = try await next() else { return [] }
+        var batch = [first]
+        while batch.count < max && !closed {
+            // A rebalance ends the batch: what follows may belong to partitions this member lost.
+            if let update = mailbox.take() {
+                try apply(update)
+                break
+            }
+            if cursor < buffer.count {
+                batch.append(buffer[cursor])
+                cursor += 1
+                continue
+            }
+            try fill()
+            if cursor >= buffer.count { break }
+        }
+        return batch
+    }
+
     func commit(_ position: RecordPosition) async throws {
         guard topics.contains(position.topic) else { throw EmbeddedBusError.notSubscribed(group: group, topic: position.topic) }
         try await log.commit(memberID: memberID, position: position)

@@ -34,6 +34,9 @@ public protocol GroupConsumer: Sendable {
     /// The next record, waiting for one to arrive; nil once the consumer is closed. Back-pressure is
     /// the caller's pace: nothing is fetched far ahead of what was asked for.
     func next() async throws -> BusRecord?
+    /// Waits for the next record like `next()`, then adds records already fetched, up to `max`, without
+    /// waiting for more: lets a consumer handle a burst in one transaction. Empty once closed.
+    func nextBatch(max: Int) async throws -> [BusRecord]
     /// Marks everything up to and including `position` on its partition as handled.
     func commit(_ position: RecordPosition) async throws
     /// Moves this member's reading position on the partitions it holds (and on ones it is assigned later).
@@ -43,8 +46,33 @@ public protocol GroupConsumer: Sendable {
 }
 
 extension GroupConsumer {
+    public func nextBatch(max: Int) async throws -> [BusRecord] {
+        guard let record = try await next() else { return [] }
+        return [record]
+    }
+
     /// The consumed records as an `AsyncSequence`, for `for try await record in consumer.records`.
     public var records: GroupConsumerRecords { GroupConsumerRecords(consumer: self) }
+}
+
+extension GroupConsumer {
+    /// The consumed records in bursts of up to `max` (see `nextBatch`), as an `AsyncSequence`.
+    public func batches(max: Int) -> GroupConsumerBatches { GroupConsumerBatches(consumer: self, max: max) }
+}
+
+public struct GroupConsumerBatches: AsyncSequence, Sendable {
+    public typealias Element = [BusRecord]
+    let consumer: any GroupConsumer
+    let max: Int
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let consumer: any GroupConsumer
+        let max: Int
+        public mutating func next() async throws -> [BusRecord]? {
+            let batch = try await consumer.nextBatch(max: max)
+            return batch.isEmpty ? nil : batch
+        }
+    }
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(consumer: consumer, max: max) }
 }
 
 public struct GroupConsumerRecords: AsyncSequence, Sendable {

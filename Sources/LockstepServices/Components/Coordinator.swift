@@ -49,10 +49,15 @@ public final class Coordinator: Service, Sendable {
             var lastCommit = ContinuousClock.now
             var sent: [Int64] = []
             do {
-                for try await record in consumer.records.cancelOnGracefulShutdown() {
-                    sent = try await handle(record, state: &state, timers: timerWheel, sent: sent)
-                    pending["\(record.topic)/\(record.position.partition)"] = record.position
-                    if pending.count > 0 && (ContinuousClock.now - lastCommit > Self.commitInterval) {
+                for try await records in consumer.batches(max: Self.maxBatch).cancelOnGracefulShutdown() {
+                    var step = StepOutput()
+                    for record in records {
+                        guard let event = try await decode(record) else { continue }
+                        apply(event, from: record, to: &state, into: &step)
+                        pending["\(record.topic)/\(record.position.partition)"] = record.position
+                    }
+                    sent = try await finish(step, state: &state, timers: timerWheel, sent: sent)
+                    if !pending.isEmpty && ContinuousClock.now - lastCommit > Self.commitInterval {
                         for position in pending.values { try await consumer.commit(position) }
                         pending = [:]
                         lastCommit = ContinuousClock.now
@@ -67,79 +72,97 @@ public final class Coordinator: Service, Sendable {
 
     /// How long handled records may wait for their offsets to be committed.
     static let commitInterval = Duration.milliseconds(100)
+    /// Records handled in one transaction at most.
+    static let maxBatch = 256
 
-    /// One consumed record: decode, reduce, commit, publish. `sent` are outbox ids already published,
-    /// deleted in this step's transaction; returns the ones this step published.
-    func handle(_ record: BusRecord, state: inout EngineState, timers: TimerWheel, sent: [Int64]) async throws -> [Int64] {
-        let cloudEvent: CloudEvent
-        let event: EngineEvent
-        do {
-            cloudEvent = try CloudEvent(record)
-            guard let decoded = try WireCodec.decodeEngineEvent(cloudEvent) else {
-                // The ops topic is also the audit trail: entries the engine has no part in are fine there.
-                if record.topic == runtime.topics.ops && cloudEvent.type.hasPrefix("lockstep.ops.") { return sent }
-                try await runtime.deadLetter(record, component: "coordinator", reason: "unknown event type `\(cloudEvent.type)` on \(record.topic)")
-                return sent
-            }
-            event = decoded
-        } catch let error as EventDecodingError {
-            try await runtime.deadLetter(record, component: "coordinator", reason: error.description)
-            return sent
-        } catch let error as WireError {
-            try await runtime.deadLetter(record, component: "coordinator", reason: error.description)
-            return sent
-        }
-        // The record's time, not the wall clock: replaying the log gives the same state.
-        let now = record.timestamp
-        let (commands, touched) = engine.applyTracking(event, to: &state, now: now)
+    /// What a batch of records asks for: written in one transaction, then published.
+    struct StepOutput {
         var outbox: [OutboxEntry] = []
         var timersSet: [TimerID: Date] = [:]
         var timersCleared: Set<TimerID> = []
-        if case .timerFired(let timer) = event { timersCleared.insert(timer) }
+        var touched: Set<RunID> = []
+        var flagsChanged = false
+        var isEmpty: Bool { outbox.isEmpty && timersSet.isEmpty && timersCleared.isEmpty && touched.isEmpty && !flagsChanged }
+    }
+
+    /// The engine input a record holds; a record that is not one goes to the dead-letter topic.
+    func decode(_ record: BusRecord) async throws -> EngineEvent? {
+        do {
+            let cloudEvent = try CloudEvent(record)
+            guard let event = try WireCodec.decodeEngineEvent(cloudEvent) else {
+                // The ops topic is also the audit trail: entries the engine has no part in are fine there.
+                if record.topic == runtime.topics.ops && cloudEvent.type.hasPrefix("lockstep.ops.") { return nil }
+                try await runtime.deadLetter(record, component: "coordinator", reason: "unknown event type `\(cloudEvent.type)` on \(record.topic)")
+                return nil
+            }
+            return event
+        } catch let error as EventDecodingError {
+            try await runtime.deadLetter(record, component: "coordinator", reason: error.description)
+        } catch let error as WireError {
+            try await runtime.deadLetter(record, component: "coordinator", reason: error.description)
+        }
+        return nil
+    }
+
+    /// Applies one event and turns the engine's commands into outbox entries and timer changes.
+    func apply(_ event: EngineEvent, from record: BusRecord, to state: inout EngineState, into step: inout StepOutput) {
+        // The record's time, not the wall clock: replaying the log gives the same state.
+        let now = record.timestamp
+        let (commands, touched) = engine.applyTracking(event, to: &state, now: now)
+        step.touched.formUnion(touched)
+        step.flagsChanged = step.flagsChanged || event.changesEngineFlags
+        if case .timerFired(let timer) = event {
+            step.timersCleared.insert(timer)
+            step.timersSet[timer] = nil
+        }
         for command in commands {
             switch command {
             case .dispatch(let dispatch):
                 let topic = notificationOperators.contains(dispatch.operator) ? runtime.topics.notifications : runtime.topics.taskCommands
-                outbox.append(entry(
+                step.outbox.append(entry(
                     id: "dispatch/\(dispatch.attempt)", type: EventType.taskDispatched, subject: dispatch.attempt.description,
                     data: WireCodec.encode(dispatch), topic: topic, key: dispatch.attempt.runID, now: now))
             case .startTimer(let timer, let at):
-                timersSet[timer] = at
-                timersCleared.remove(timer)
+                step.timersSet[timer] = at
+                step.timersCleared.remove(timer)
             case .cancelTimer(let timer):
-                timersCleared.insert(timer)
-                timersSet[timer] = nil
+                step.timersCleared.insert(timer)
+                step.timersSet[timer] = nil
             case .abandon(let attempt, let reason):
-                outbox.append(entry(
+                step.outbox.append(entry(
                     id: "abandon/\(attempt)", type: EventType.attemptAbandoned, subject: attempt.description,
                     data: ["run_id": .string(attempt.runID), "task_id": .string(attempt.taskID), "try_number": .int(Int64(attempt.tryNumber)), "reason": .string(reason)],
                     topic: runtime.topics.runEvents, key: attempt.runID, now: now))
             case .publish(let lifecycle):
                 let (type, data) = WireCodec.encode(lifecycle)
                 let id = "\(lifecycle.kind.rawValue)/\(lifecycle.runID)/\(lifecycle.taskID ?? "-")/\(lifecycle.tryNumber ?? 0)"
-                outbox.append(entry(id: id, type: type, subject: lifecycle.runID, data: data, topic: runtime.topics.runEvents, key: lifecycle.runID, now: now))
+                step.outbox.append(entry(id: id, type: type, subject: lifecycle.runID, data: data, topic: runtime.topics.runEvents, key: lifecycle.runID, now: now))
             case .requestRun(let request):
-                outbox.append(entry(
+                step.outbox.append(entry(
                     id: "request/\(request.runID)", type: EventType.runRequested, subject: request.dagID,
                     data: WireCodec.encodeRunRequest(request), topic: runtime.topics.runRequests, key: request.dagID, now: now))
             case .reject(_, let reason):
                 let data = DeadLetter.data(original: record, component: "coordinator", reason: reason, at: now)
-                outbox.append(entry(
+                step.outbox.append(entry(
                     id: "deadletter/\(record.position)", type: EventType.deadLetter, subject: record.position.description,
                     data: data, topic: runtime.topics.deadLetters, key: record.key ?? record.position.description, now: now))
             }
         }
-        if touched.isEmpty && outbox.isEmpty && timersSet.isEmpty && timersCleared.isEmpty && !event.changesEngineFlags {
-            return sent  // a duplicate or stale event: nothing to write
-        }
+    }
+
+    /// Commits a batch's changes in one transaction (deleting the previous batch's published outbox
+    /// rows), then publishes its events; returns their outbox ids.
+    func finish(_ step: StepOutput, state: inout EngineState, timers: TimerWheel, sent: [Int64]) async throws -> [Int64] {
+        guard !step.isEmpty else { return sent }  // duplicates or stale events only: nothing to write
         let ids = try await runtime.store.commit(
-            state: state, touched: touched, timersSet: timersSet, timersCleared: timersCleared, outbox: outbox, deleteOutbox: sent)
-        // After the commit, so a run this step finished is written before it may be forgotten.
+            state: state, touched: step.touched, timersSet: step.timersSet, timersCleared: step.timersCleared,
+            outbox: step.outbox, deleteOutbox: sent)
+        // After the commit, so a run this batch finished is written before it may be forgotten.
         if state.runs.count > 2 * Self.finishedRunsKept * max(1, engine.dags.count) {
             state.forgetFinishedRuns(keepingPerDag: Self.finishedRunsKept)
         }
-        await timers.update(set: timersSet, cleared: timersCleared)
-        return try await publish(zip(ids, outbox).map { ($0, $1) })
+        await timers.update(set: step.timersSet, cleared: step.timersCleared)
+        return try await publish(zip(ids, step.outbox).map { ($0, $1) })
     }
 
     private func entry(id: String, type: String, subject: String?, data: JSONValue, topic: String, key: String, now: Date) -> OutboxEntry {

@@ -73,12 +73,22 @@ public final class Worker: Service, Sendable {
     private func consume(slot: Int) async throws {
         let consumer = try await runtime.bus.subscribe(group: options.group, topics: [topic])
         runtime.logger.info("\(options.name) slot \(slot) consuming \(topic)")
+        // Offsets are committed at most every `commitInterval`: a command redelivered after a crash is
+        // answered from the recorded result, so a late commit costs a lookup, not a second run.
+        var pending: [String: RecordPosition] = [:]
+        var lastCommit = ContinuousClock.now
         do {
             for try await record in consumer.records.cancelOnGracefulShutdown() {
                 try await handle(record, slot: slot)
-                try await consumer.commit(record.position)
+                pending["\(record.topic)/\(record.position.partition)"] = record.position
+                if ContinuousClock.now - lastCommit > Coordinator.commitInterval {
+                    for position in pending.values { try await consumer.commit(position) }
+                    pending = [:]
+                    lastCommit = ContinuousClock.now
+                }
             }
         } catch is CancellationError {}
+        for position in pending.values { try? await consumer.commit(position) }
         await consumer.close()
     }
 
