@@ -12,7 +12,7 @@ import Logging
 /// partition EOF and rebalances, and run their setup and teardown on the same thread.
 class KafkaConsumerLoop: KafkaCallbackContext, @unchecked Sendable {
     // Safe to share: `handle`/`queue`/`thread` are set once in `start` before any other thread can see
-    // them; the buffer, waiter and flags below are guarded by `lock`; `assignment` and `paused` are only
+    // them; the buffer, waiter and flags below are guarded by `lock`; `assignment` is only
     // used on the poll thread (jobs, callbacks and `accept` all run there).
     private(set) var handle: OpaquePointer!
     private var queue: OpaquePointer!
@@ -24,13 +24,13 @@ class KafkaConsumerLoop: KafkaCallbackContext, @unchecked Sendable {
     private var waiter: CheckedContinuation<BusRecord?, Error>?
     private var finished = false
     private var failure: Error?
-    private var pausedShared = false
+    /// Fetching is paused because the buffer filled (changed on the poll thread, read by `next()`).
+    private var paused = false
     private var resumeScheduled = false
     private var closing = false
     private var destroyed = false
     /// Partitions this handle currently reads (poll thread only).
     var assignment: Set<TopicPartition> = []
-    private var paused = false
 
     init(config: KafkaConfig, logger: Logger, label: String) {
         self.label = label
@@ -104,9 +104,11 @@ class KafkaConsumerLoop: KafkaCallbackContext, @unchecked Sendable {
             return
         }
         buffer.append(record)
-        let full = buffer.count >= capacity
+        // Decided under the lock, so `next()` never misses that a resume is needed once it drains.
+        let pause = buffer.count >= capacity && !paused
+        if pause { paused = true }
         lock.unlock()
-        if full && !paused { setPaused(true) }
+        if pause { apply(pause: true, to: assignment) }
     }
 
     /// No more records will come: `next()` drains the buffer, then returns nil (or throws `error`).
@@ -129,13 +131,9 @@ class KafkaConsumerLoop: KafkaCallbackContext, @unchecked Sendable {
         lock.unlock()
     }
 
-    /// Pauses or resumes every assigned partition that `shouldFetch` allows. Poll thread.
-    func setPaused(_ pause: Bool) {
-        paused = pause
-        lock.lock()
-        pausedShared = pause
-        lock.unlock()
-        let list = PartitionList(assignment.filter(shouldFetch).map { ($0, Int64(RD_KAFKA_OFFSET_INVALID)) })
+    /// Pauses or resumes the partitions that `shouldFetch` allows. Poll thread.
+    private func apply(pause: Bool, to partitions: Set<TopicPartition>) {
+        let list = PartitionList(partitions.filter(shouldFetch).map { ($0, Int64(RD_KAFKA_OFFSET_INVALID)) })
         guard !list.isEmpty else { return }
         let err = pause ? rd_kafka_pause_partitions(handle, list.pointer) : rd_kafka_resume_partitions(handle, list.pointer)
         if err != RD_KAFKA_RESP_ERR_NO_ERROR {
@@ -149,10 +147,7 @@ class KafkaConsumerLoop: KafkaCallbackContext, @unchecked Sendable {
     /// Newly assigned partitions join the pause while the buffer is full. Poll thread.
     func assigned(_ partitions: Set<TopicPartition>) {
         assignment.formUnion(partitions)
-        if paused {
-            let list = PartitionList(partitions.map { ($0, Int64(RD_KAFKA_OFFSET_INVALID)) })
-            _ = rd_kafka_pause_partitions(handle, list.pointer)
-        }
+        if lock.withLock({ paused }) { apply(pause: true, to: partitions) }
     }
 
     /// Poll thread.
@@ -162,7 +157,13 @@ class KafkaConsumerLoop: KafkaCallbackContext, @unchecked Sendable {
     }
 
     /// Resumes fetching after a seek emptied some of the buffer. Poll thread.
-    func resumeIfPaused() { if paused { setPaused(false) } }
+    func resumeIfPaused() {
+        let wasPaused = lock.withLock {
+            defer { paused = false }
+            return paused
+        }
+        if wasPaused { apply(pause: false, to: assignment) }
+    }
 
     // MARK: Any thread
 
@@ -172,7 +173,7 @@ class KafkaConsumerLoop: KafkaCallbackContext, @unchecked Sendable {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<BusRecord?, Error>) in
                 lock.lock()
                 if let record = buffer.popFirst() {
-                    let resume = pausedShared && !resumeScheduled && buffer.count <= capacity / 2
+                    let resume = paused && !resumeScheduled && buffer.count <= capacity / 2
                     if resume { resumeScheduled = true }
                     lock.unlock()
                     if resume { scheduleResume() }
@@ -190,7 +191,10 @@ class KafkaConsumerLoop: KafkaCallbackContext, @unchecked Sendable {
                     continuation.resume(throwing: CancellationError())
                 } else {
                     waiter = continuation
+                    let resume = paused && !resumeScheduled
+                    if resume { resumeScheduled = true }
                     lock.unlock()
+                    if resume { scheduleResume() }
                 }
             }
         } onCancel: {

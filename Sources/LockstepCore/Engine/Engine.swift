@@ -75,7 +75,7 @@ struct Step {
             commands.append(.reject(request, reason: "unknown DAG `\(request.dagID)`"))
             return
         }
-        if state.pausedDags.contains(dag.id) && request.trigger != .backfill {
+        if state.pausedDags.contains(dag.id) {
             commands.append(.reject(request, reason: "DAG `\(dag.id)` is paused; unpause it with `lockstep dags unpause \(dag.id)`"))
             return
         }
@@ -214,6 +214,7 @@ struct Step {
             default:
                 break
             }
+            publish(.taskCancelled, run, task: attempt, reason: reason)
             updateTask(TaskKey(runID: runID, taskID: taskID)) {
                 $0.state = .cancelled
                 if $0.attempts.last?.outcome == nil && !$0.attempts.isEmpty {

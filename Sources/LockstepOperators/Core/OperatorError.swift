@@ -34,11 +34,20 @@ public struct OperatorError: Error, Sendable, Hashable, CustomStringConvertible 
     public var message: String
     /// A hint for the retry policy: true when a later attempt may succeed unchanged.
     public var retryable: Bool
+    /// Events to publish even though the attempt failed (e.g. the unhealthy health results).
+    public var events: [EmittedEvent] = []
 
     public init(_ category: Category, _ message: String, retryable: Bool) {
         self.category = category
         self.message = message
         self.retryable = retryable
+    }
+
+    /// The same error, also carrying events to publish.
+    public func publishing(_ events: [EmittedEvent]) -> OperatorError {
+        var copy = self
+        copy.events = events
+        return copy
     }
 
     /// A stable short name for the category, e.g. `timeout`, `http_status`, `sql`.

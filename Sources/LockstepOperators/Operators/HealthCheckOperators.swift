@@ -50,11 +50,12 @@ struct HTTPHealthCheckOperator: TaskOperator {
             url: try HTTPClient.url(try params.requiredString("url"), param: "url", origin: params.origin),
             timeout: try params.seconds("timeout", default: 30))
         let (detail, error) = await probe.check(context)
+        let checkedAt = Timestamp.iso(context.now)
         if let error {
             context.taskLogger.warning("health check failed", metadata: ["service": .string(probe.service), "cause": .string(error.code)])
-            throw error
+            // Subscribers hear about the unhealthy service too, not only about healthy ones.
+            throw error.publishing([probe.event(detail, context, checkedAt: checkedAt)])
         }
-        let checkedAt = Timestamp.iso(context.now)
         var output = detail
         output["checked_at"] = .string(checkedAt)
         context.taskLogger.info("service healthy", metadata: ["service": .string(probe.service), "url": .string(detail["url"]?.stringValue ?? "")])
@@ -108,7 +109,7 @@ struct MultiHealthCheckOperator: TaskOperator {
         output["healthy_count"] = .int(Int64(healthy))
         guard healthy >= minHealthy else {
             throw OperatorError(.unavailable, "only \(healthy) of \(probes.count) services healthy, \(minHealthy) needed: "
-                + unhealthy.joined(separator: "; "), retryable: true)
+                + unhealthy.joined(separator: "; "), retryable: true).publishing(events)
         }
         let warnings = unhealthy.isEmpty ? [] : ["unhealthy: " + unhealthy.joined(separator: "; ")]
         for warning in warnings { context.taskLogger.warning("\(warning)") }

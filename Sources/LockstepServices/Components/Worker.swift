@@ -96,6 +96,7 @@ public final class Worker: Service, Sendable {
 
     func handle(_ record: BusRecord, slot: Int) async throws {
         let dispatch: TaskDispatch
+        let redrive: Bool
         do {
             let event = try CloudEvent(record)
             guard event.type == EventType.taskDispatched else {
@@ -103,6 +104,8 @@ public final class Worker: Service, Sendable {
                 return
             }
             dispatch = try WireCodec.decodeDispatch(event)
+            // A dead letter resubmitted after a fix runs again even though its attempt has a result.
+            redrive = event.extensions[DeadLetters.redriveExtension] != nil
         } catch let error as EventDecodingError {
             try await runtime.deadLetter(record, component: options.name, reason: error.description)
             return
@@ -111,7 +114,7 @@ public final class Worker: Service, Sendable {
             return
         }
         let attempt = dispatch.attempt
-        if let recorded = try await runtime.store.attemptResult(attempt) {
+        if !redrive, let recorded = try await runtime.store.attemptResult(attempt) {
             // Ran already (we crashed before committing): say so again, do not run it twice.
             runtime.logger.info("attempt \(attempt) already finished; republishing its result")
             let event = try CloudEvent(structuredJSON: recorded)
@@ -130,19 +133,17 @@ public final class Worker: Service, Sendable {
             emitted = r.events
         case .failure(let error) where error.category == .timeout && dispatch.timeout != nil && ContinuousClock.now >= deadline:
             result = .taskTimedOut(attempt)
+            emitted = error.events
         case .failure(let error):
             result = .taskFailed(attempt, TaskFailure(message: error.message, retryable: error.retryable, category: error.code))
+            emitted = error.events
         }
         for e in emitted { try await publishEmitted(e, dispatch: dispatch) }
         let (type, data) = WireCodec.encode(result)
         let event = runtime.event(id: "result/\(attempt)", component: options.name, type: type, subject: attempt.description, data: data)
         try await runtime.store.recordAttemptResult(attempt, eventJSON: event.structuredJSON, at: runtime.clock())
         if options.deadLetterFinalFailures, case .failure(let error) = outcome, !error.retryable || attempt.tryNumber >= dispatch.maxTries {
-            let dispatchEvent = runtime.event(id: "dispatch/\(attempt)", component: options.name, type: EventType.taskDispatched, data: WireCodec.encode(dispatch))
-            let letter = runtime.event(
-                id: "deadletter/\(attempt)", component: options.name, type: EventType.deadLetter, subject: attempt.description,
-                data: DeadLetter.data(event: dispatchEvent, topic: topic, component: options.name, reason: "notification gave up: \(error)", at: runtime.clock()))
-            try await runtime.publish(letter, to: runtime.topics.deadLetters, key: attempt.runID)
+            try await runtime.deadLetter(record, component: options.name, reason: "notification gave up after its retry budget: \(error)")
         }
         try await runtime.publish(event, to: runtime.topics.taskResults, key: attempt.runID)
     }

@@ -17,6 +17,9 @@ public struct DeadLetters: Sendable {
     }
 
     public let runtime: Runtime
+    /// Marks a resubmitted record (`ce_redriveof`: the dead letter's id), so a worker runs an attempt
+    /// that already has a recorded result again — the point of resubmitting a notification.
+    public static let redriveExtension = "redriveof"
 
     public init(runtime: Runtime) { self.runtime = runtime }
 
@@ -44,8 +47,17 @@ public struct DeadLetters: Sendable {
         guard let entry = try await list().first(where: { $0.id == id }) else {
             throw OpsError("no dead letter with id `\(id)`; `lockstep deadletters list` shows them")
         }
-        let headers = entry.headers.keys.sorted().map { BusHeader($0, entry.headers[$0]!) }
-        try await runtime.bus.publish(OutgoingRecord(topic: entry.originalTopic, key: entry.key, value: entry.value, headers: headers))
+        var headers = entry.headers.keys.sorted().map { BusHeader($0, entry.headers[$0]!) }
+        var value = entry.value
+        if entry.headers["content-type"]?.hasPrefix("application/cloudevents+json") == true,
+            var event = try? CloudEvent(structuredJSON: String(decoding: value, as: UTF8.self))
+        {
+            event.extensions[Self.redriveExtension] = entry.id
+            value = Array(event.structuredJSON.utf8)
+        } else if entry.headers["ce_specversion"] != nil {
+            headers.append(BusHeader("ce_" + Self.redriveExtension, entry.id))
+        }
+        try await runtime.bus.publish(OutgoingRecord(topic: entry.originalTopic, key: entry.key, value: value, headers: headers))
         try await ops.audit("redrive", target: entry.id, details: ["topic": .string(entry.originalTopic), "reason": .string(entry.reason)])
         return entry
     }

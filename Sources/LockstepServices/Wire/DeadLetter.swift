@@ -27,18 +27,4 @@ public enum DeadLetter {
         o["original"] = record.json
         return o.json
     }
-
-    /// A dead letter for something that never was a record (a notification that ran out of retries).
-    public static func data(event: CloudEvent, topic: String, component: String, reason: String, at: Date) -> JSONValue {
-        var o = WireObject()
-        o.set("reason", reason)
-        o.set("component", component)
-        o.set("failed_at", at)
-        var record = WireObject()
-        record.set("topic", topic)
-        record.set("value", event.structuredJSON)
-        record["headers"] = .object(["content-type": "application/cloudevents+json"])
-        o["original"] = record.json
-        return o.json
-    }
 }

@@ -111,6 +111,7 @@ public enum WireCodec {
         let dagID = try f.string("dag_id")
         let runID: RunID
         if let given = try f.optionalString("run_id") {
+            guard !given.isEmpty else { throw WireError(type, "`run_id` must not be empty (leave it out to get one)") }
             runID = given
         } else if let key = try f.optionalString("idempotency_key") {
             runID = "\(dagID)~\(key)"
