@@ -128,3 +128,41 @@ import Testing
         #expect(await counter.count("\(runID)/last") == 1)
     }
 }
+
+/// Counts calls, then naps: long enough for a duplicate command to arrive while it runs.
+struct CountedNap: TaskOperator {
+    let counter: FlakyCounter
+    func run(_ context: OperatorContext) async throws(OperatorError) -> OperatorResult {
+        _ = await counter.next("\(context.runID)/\(context.taskID)")
+        try? await Task.sleep(for: .milliseconds(800))
+        return OperatorResult(output: ["napped": true])
+    }
+}
+
+@Suite struct DuplicateCommandTests {
+    @Test func aDuplicatedCommandNeverRunsAnAttemptTwice() async throws {
+        let counter = FlakyCounter()
+        let registry = OperatorRegistry.builtin.registering("nap", CountedNap(counter: counter))
+        let system = try await InProcessLockstep(dags: [DagSpec(id: "dup", tasks: [task("n", "nap")])], registry: registry)
+        system.start(workers: 4)
+        let runID = try await system.trigger("dup")
+        while try await system.runtime.store.run(runID)?.tasks["n"]?.state != .running { try await Task.sleep(for: .milliseconds(10)) }
+        // The same command again while the attempt runs (as a restarted coordinator's outbox would send it)…
+        let commands = try await system.runtime.bus.read(topic: system.runtime.topics.taskCommands, from: .beginning, to: .latest).readAll()
+        let command = try #require(commands.first { $0.key == runID })
+        let copy = OutgoingRecord(topic: command.topic, key: command.key, value: command.value, headers: command.headers)
+        try await system.runtime.bus.publish(copy)
+        let run = try await system.waitForRun(runID)
+        // …and once more after it finished.
+        try await system.runtime.bus.publish(copy)
+        let results = try await system.events(on: system.runtime.topics.taskResults) {
+            $0.filter { $0.type == EventType.attemptSucceeded && $0.data?["run_id"]?.stringValue == runID }.count >= 3
+        }
+        await system.close()
+        #expect(run.state == .succeeded)
+        #expect(await counter.count("\(runID)/n") == 1)
+        let successes = results.filter { $0.type == EventType.attemptSucceeded && $0.data?["run_id"]?.stringValue == runID }
+        #expect(successes.count == 3)
+        #expect(Set(successes.map(\.id)).count == 1)  // the same recorded result, told again
+    }
+}

@@ -73,26 +73,20 @@ public final class Worker: Service, Sendable {
     private func consume(slot: Int) async throws {
         let consumer = try await runtime.bus.subscribe(group: options.group, topics: [topic])
         runtime.logger.info("\(options.name) slot \(slot) consuming \(topic)")
-        // Offsets are committed at most every `commitInterval`: a command redelivered after a crash is
-        // answered from the recorded result, so a late commit costs a lookup, not a second run.
-        var pending: [String: RecordPosition] = [:]
-        var lastCommit = ContinuousClock.now
         do {
             for try await record in consumer.records.cancelOnGracefulShutdown() {
                 try await handle(record, slot: slot)
-                pending["\(record.topic)/\(record.position.partition)"] = record.position
-                if ContinuousClock.now - lastCommit > Coordinator.commitInterval {
-                    for position in pending.values { try await consumer.commit(position) }
-                    pending = [:]
-                    lastCommit = ContinuousClock.now
-                }
+                try await consumer.commit(record.position)
             }
         } catch is CancellationError {}
-        for position in pending.values { try? await consumer.commit(position) }
         await consumer.close()
     }
 
     private var workerID: String { "\(options.name)/\(runtime.instance)" }
+
+    /// How often a running attempt's claim is renewed, and how old a claim must be to be taken over.
+    static let claimHeartbeat = Duration.seconds(2)
+    static let claimStaleAfter = Duration.seconds(10)
 
     func handle(_ record: BusRecord, slot: Int) async throws {
         let dispatch: TaskDispatch
@@ -114,13 +108,28 @@ public final class Worker: Service, Sendable {
             return
         }
         let attempt = dispatch.attempt
-        if !redrive, let recorded = try await runtime.store.attemptResult(attempt) {
-            // Ran already (we crashed before committing): say so again, do not run it twice.
-            runtime.logger.info("attempt \(attempt) already finished; republishing its result")
-            let event = try CloudEvent(structuredJSON: recorded)
-            try await runtime.publish(event, to: runtime.topics.taskResults, key: attempt.runID)
-            return
+        // A command can arrive twice (a redelivery after a crash, an outbox republished by a restarted
+        // coordinator). An attempt that finished is answered with its recorded result; one that another
+        // live worker is running is waited for; one whose worker died is taken over.
+        while true {
+            if !redrive, let recorded = try await runtime.store.attemptResult(attempt) {
+                runtime.logger.info("attempt \(attempt) already finished; republishing its result")
+                let event = try CloudEvent(structuredJSON: recorded)
+                try await runtime.publish(event, to: runtime.topics.taskResults, key: attempt.runID)
+                return
+            }
+            if try await runtime.store.claimAttempt(attempt, worker: workerID, now: runtime.clock(), staleAfter: Self.claimStaleAfter) {
+                break
+            }
+            try await Task.sleep(for: Self.claimHeartbeat)
         }
+        let heartbeat = Task {
+            while !Task.isCancelled {
+                try await Task.sleep(for: Self.claimHeartbeat)
+                _ = try await runtime.store.claimAttempt(attempt, worker: workerID, now: runtime.clock(), staleAfter: Self.claimStaleAfter)
+            }
+        }
+        defer { heartbeat.cancel() }
         try await publishResult(.taskStarted(attempt, worker: workerID), id: "started/\(attempt)/\(runtime.instance)")
 
         let deadline = ContinuousClock.now + (dispatch.timeout ?? options.defaultTimeout)

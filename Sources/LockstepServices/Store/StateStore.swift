@@ -40,6 +40,7 @@ public actor StateStore {
             "CREATE TABLE IF NOT EXISTS lockstep_timers (timer_id TEXT PRIMARY KEY, body TEXT NOT NULL, fire_at_ms BIGINT NOT NULL)",
             "CREATE TABLE IF NOT EXISTS lockstep_outbox (id \(serial), topic TEXT NOT NULL, record_key TEXT NOT NULL, event TEXT NOT NULL)",
             "CREATE TABLE IF NOT EXISTS lockstep_attempts (attempt_id TEXT PRIMARY KEY, event TEXT NOT NULL, recorded_at_ms BIGINT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS lockstep_claims (attempt_id TEXT PRIMARY KEY, worker TEXT NOT NULL, heartbeat_ms BIGINT NOT NULL)",
             "CREATE TABLE IF NOT EXISTS lockstep_ticks (dag_id TEXT PRIMARY KEY, logical_date TEXT NOT NULL)",
         ] {
             try db.execute(statement)
@@ -183,6 +184,21 @@ public actor StateStore {
         try db.query(
             "INSERT INTO lockstep_attempts (attempt_id, event, recorded_at_ms) VALUES ($1, $2, $3) ON CONFLICT (attempt_id) DO NOTHING",
             .text(attempt.description), .text(eventJSON), .int(Int64(at.timeIntervalSince1970 * 1000)))
+    }
+
+    /// Claims an attempt for `worker`, or renews its claim: true unless another worker renewed its
+    /// claim within `staleAfter` (it is alive and running the attempt).
+    public func claimAttempt(_ attempt: AttemptID, worker: String, now: Date, staleAfter: Duration) throws -> Bool {
+        let nowMs = Int64(now.timeIntervalSince1970 * 1000)
+        let rows = try db.query(
+            """
+            INSERT INTO lockstep_claims (attempt_id, worker, heartbeat_ms) VALUES ($1, $2, $3)
+            ON CONFLICT (attempt_id) DO UPDATE SET worker = excluded.worker, heartbeat_ms = excluded.heartbeat_ms
+            WHERE lockstep_claims.worker = excluded.worker OR lockstep_claims.heartbeat_ms < $4
+            RETURNING worker
+            """,
+            .text(attempt.description), .text(worker), .int(nowMs), .int(nowMs - staleAfter.milliseconds))
+        return !rows.isEmpty
     }
 
     // MARK: Scheduler
