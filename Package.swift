@@ -79,7 +79,7 @@ let package = Package(
         .testTarget(name: "LockstepOperatorsTests",
                     dependencies: ["LockstepOperators", "LockstepTestSupport"], swiftSettings: strict),
         .testTarget(name: "LockstepServicesTests",
-                    dependencies: ["LockstepServices", "LockstepTestSupport"], swiftSettings: strict),
+                    dependencies: ["LockstepServices", "LockstepKafka", "LockstepTestSupport", "CRdKafka"], swiftSettings: strict),
         // Whole-system tests: separate `lockstep` processes on a real broker, PostgreSQL and HTTP services.
         .testTarget(name: "LockstepSystemTests",
                     dependencies: ["LockstepServices", "LockstepKafka", "LockstepTestSupport"], swiftSettings: strict),

@@ -16,7 +16,7 @@ final class InProcessLockstep: @unchecked Sendable {
     private var task: Task<Void, any Error>?
 
     init(dags: [DagSpec], config: LockstepConfig = LockstepConfig(pools: ["ml": PoolSpec(slots: 2)]),
-         registry: OperatorRegistry = .builtin, directory: URL? = nil) async throws {
+         registry: OperatorRegistry = .builtin, directory: URL? = nil, bus: (any EventBus)? = nil) async throws {
         self.directory = try directory ?? {
             let url = FileManager.default.temporaryDirectory.appendingPathComponent("lockstep-services-\(UUID().uuidString.prefix(8))")
             try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
@@ -25,7 +25,7 @@ final class InProcessLockstep: @unchecked Sendable {
         var logger = Logger(label: "test")
         logger.logLevel = .warning
         runtime = Runtime(
-            bus: try EmbeddedBus(directory: self.directory),
+            bus: try bus ?? EmbeddedBus(directory: self.directory),
             store: try await StateStore(.sqlite(path: self.directory.appendingPathComponent("state.sqlite").path)),
             dags: dags, config: config, logger: logger)
         self.registry = registry
