@@ -166,3 +166,27 @@ struct CountedNap: TaskOperator {
         #expect(Set(successes.map(\.id)).count == 1)  // the same recorded result, told again
     }
 }
+
+@Suite struct CrossPipelineTests {
+    @Test func aDagDeclaringTriggerOnRunsAfterTheOtherSucceedsAndNotAfterItFails() async throws {
+        let train = DagSpec(id: "train", tasks: [task("t")])
+        let followup = DagSpec(id: "followup", triggerOn: ["train"], tasks: [task("f")])
+        let failing = DagSpec(id: "flop", tasks: [task("x", "fail", params: ["retryable": false])])
+        let watcher = DagSpec(id: "watcher", triggerOn: ["flop"], tasks: [task("w")])
+        let system = try await InProcessLockstep(dags: [train, followup, failing, watcher])
+        system.start()
+        let trainRun = try await system.trigger("train")
+        _ = try await system.waitForRun(trainRun)
+        let follow = try await system.waitForRun("followup@after:\(trainRun)")
+        let flopRun = try await system.trigger("flop")
+        _ = try await system.waitForRun(flopRun)
+        let next = try await system.trigger("train")
+        _ = try await system.waitForRun(next)
+        _ = try await system.waitForRun("followup@after:\(next)")
+        let watcherRuns = try await system.runtime.store.runs(dagID: "watcher")
+        await system.close()
+        #expect(follow.state == .succeeded)
+        #expect(follow.trigger == .upstream(dagID: "train", runID: trainRun))
+        #expect(watcherRuns.isEmpty)
+    }
+}
