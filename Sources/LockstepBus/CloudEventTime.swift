@@ -1,4 +1,5 @@
 import Foundation
+import LockstepCore
 
 /// RFC 3339 timestamps for the `time` attribute: written in UTC with microseconds, read with any
 /// fraction and any offset. Hand-rolled because formatters are locale- and platform-sensitive and
@@ -77,26 +78,14 @@ enum CloudEventTime {
         return Date(timeIntervalSince1970: (Double(seconds) * 1_000_000 + micros) / 1_000_000)
     }
 
-    // Howard Hinnant's days-from-civil and its inverse: proleptic Gregorian, no calendar object.
-    private static func days(fromYear y0: Int64, month m: Int64, day d: Int64) -> Int64 {
-        let y = m <= 2 ? y0 - 1 : y0
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
+    // Calendar arithmetic without a calendar object, shared with the cron code (`CivilDay`).
+    private static func days(fromYear y: Int64, month m: Int64, day d: Int64) -> Int64 {
+        Int64(CivilDay(year: Int(y), month: Int(m), day: Int(d)).daysSinceEpoch)
     }
 
-    private static func civil(fromDays z0: Int64) -> (Int64, Int64, Int64) {
-        let z = z0 + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
+    private static func civil(fromDays z: Int64) -> (Int64, Int64, Int64) {
+        let day = CivilDay(daysSinceEpoch: Int(z))
+        return (Int64(day.year), Int64(day.month), Int64(day.day))
     }
 }
 

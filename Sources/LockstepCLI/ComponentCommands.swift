@@ -13,6 +13,13 @@ func runServices(_ services: [any Service], logger: Logger) async throws {
     try await group.run()
 }
 
+/// Opens the runtime for `component`, runs the services it makes until a signal, then closes the bus.
+func runComponent(_ options: RuntimeOptions, _ component: String, _ make: (Runtime) -> [any Service]) async throws {
+    let runtime = try await options.makeRuntime(component: component)
+    try await runServices(make(runtime), logger: runtime.logger)
+    await runtime.bus.close()
+}
+
 /// `lockstep standalone`: every component in one process (embedded bus and SQLite state by default).
 struct StandaloneCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -40,9 +47,7 @@ struct SchedulerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "scheduler", abstract: "Publish schedule ticks for cron firings.")
     @OptionGroup var options: RuntimeOptions
     func run() async throws {
-        let runtime = try await options.makeRuntime(component: "scheduler")
-        try await runServices([Scheduler(runtime: runtime)], logger: runtime.logger)
-        await runtime.bus.close()
+        try await runComponent(options, "scheduler") { [Scheduler(runtime: $0)] }
     }
 }
 
@@ -51,9 +56,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
         commandName: "coordinator", abstract: "Advance runs: consume ticks, requests and results; dispatch tasks. One is active; others stand by.")
     @OptionGroup var options: RuntimeOptions
     func run() async throws {
-        let runtime = try await options.makeRuntime(component: "coordinator")
-        try await runServices([Coordinator(runtime: runtime)], logger: runtime.logger)
-        await runtime.bus.close()
+        try await runComponent(options, "coordinator") { [Coordinator(runtime: $0)] }
     }
 }
 
@@ -62,11 +65,10 @@ struct WorkerCommand: AsyncParsableCommand {
     @OptionGroup var options: RuntimeOptions
     @Option(help: "Task attempts run at once.") var concurrency: Int = 2
     func run() async throws {
-        let runtime = try await options.makeRuntime(component: "worker")
-        let worker = Worker(runtime: runtime, options: .init(
-            concurrency: concurrency, dataDirectory: options.dataDirectory, reportsDirectory: options.reportsDirectory(runtime.config)))
-        try await runServices([worker], logger: runtime.logger)
-        await runtime.bus.close()
+        try await runComponent(options, "worker") { runtime in
+            [Worker(runtime: runtime, options: .init(
+                concurrency: concurrency, dataDirectory: options.dataDirectory, reportsDirectory: options.reportsDirectory(runtime.config)))]
+        }
     }
 }
 
@@ -75,10 +77,9 @@ struct NotifierCommand: AsyncParsableCommand {
         commandName: "notifier", abstract: "Deliver notifications (the training-complete POST); give-ups go to the dead-letter topic.")
     @OptionGroup var options: RuntimeOptions
     func run() async throws {
-        let runtime = try await options.makeRuntime(component: "notifier")
-        let notifier = Worker(runtime: runtime, options: .notifier(
-            dataDirectory: options.dataDirectory, reportsDirectory: options.reportsDirectory(runtime.config)))
-        try await runServices([notifier], logger: runtime.logger)
-        await runtime.bus.close()
+        try await runComponent(options, "notifier") { runtime in
+            [Worker(runtime: runtime, options: .notifier(
+                dataDirectory: options.dataDirectory, reportsDirectory: options.reportsDirectory(runtime.config)))]
+        }
     }
 }

@@ -60,11 +60,7 @@ struct DagsCommand: AsyncParsableCommand {
         @OptionGroup var options: RuntimeOptions
         @Argument var dag: String
         func run() async throws {
-            let runtime = try await options.makeRuntime(component: "cli")
-            try await runtime.createTopics()
-            try await OpsActions(runtime: runtime).pause(dag)
-            print("pause requested for \(dag)")
-            await runtime.bus.close()
+            try await publishOps(options, "pause requested for \(dag)") { try await $0.pause(dag) }
         }
     }
 
@@ -73,11 +69,16 @@ struct DagsCommand: AsyncParsableCommand {
         @OptionGroup var options: RuntimeOptions
         @Argument var dag: String
         func run() async throws {
-            let runtime = try await options.makeRuntime(component: "cli")
-            try await runtime.createTopics()
-            try await OpsActions(runtime: runtime).unpause(dag)
-            print("unpause requested for \(dag)")
-            await runtime.bus.close()
+            try await publishOps(options, "unpause requested for \(dag)") { try await $0.unpause(dag) }
         }
     }
+}
+
+/// Publishes one ops action (an event on the ops topic, the audit trail) and says what was asked.
+func publishOps(_ options: RuntimeOptions, _ done: String, _ action: (OpsActions) async throws -> Void) async throws {
+    let runtime = try await options.makeRuntime(component: "cli")
+    try await runtime.createTopics()
+    try await action(OpsActions(runtime: runtime))
+    print(done)
+    await runtime.bus.close()
 }

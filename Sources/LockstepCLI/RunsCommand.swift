@@ -18,11 +18,7 @@ struct RunsCancelCommand: AsyncParsableCommand {
     @Option(help: "Why, for the audit trail.") var reason: String = "cancelled by an operator"
 
     func run() async throws {
-        let runtime = try await options.makeRuntime(component: "cli")
-        try await runtime.createTopics()
-        try await OpsActions(runtime: runtime).cancel(run, reason: reason)
-        print("cancel requested for \(run)")
-        await runtime.bus.close()
+        try await publishOps(options, "cancel requested for \(run)") { try await $0.cancel(run, reason: reason) }
     }
 }
 

@@ -80,18 +80,18 @@ public struct CronSchedule: Sendable, Hashable {
 }
 
 /// A calendar day without a time zone, for walking days without DST surprises.
-struct CivilDay {
-    let year: Int, month: Int, day: Int
+package struct CivilDay {
+    package let year: Int, month: Int, day: Int
     /// 0 = Sunday.
     var weekday: Int { ((daysSinceEpoch % 7) + 11) % 7 }
-    let daysSinceEpoch: Int
+    package let daysSinceEpoch: Int
 
     init(_ date: Date, _ calendar: Calendar) {
         let c = calendar.dateComponents([.year, .month, .day], from: date)
         self.init(year: c.year!, month: c.month!, day: c.day!)
     }
 
-    init(year: Int, month: Int, day: Int) {
+    package init(year: Int, month: Int, day: Int) {
         self.year = year
         self.month = month
         self.day = day
@@ -105,7 +105,7 @@ struct CivilDay {
         daysSinceEpoch = era * 146_097 + doe - 719_468
     }
 
-    init(daysSinceEpoch z0: Int) {
+    package init(daysSinceEpoch z0: Int) {
         let z = z0 + 719_468
         let era = (z >= 0 ? z : z - 146_096) / 146_097
         let doe = z - era * 146_097
