@@ -2,8 +2,6 @@
 @preconcurrency import Glibc
 #endif
 
-import Foundation
-
 // lockstep-bench: `lockstep-bench <selector>` runs the benchmarks whose name or group is <selector>
 // (`bus`, `all`, or one bench such as `kafka`). Add a bench by adding a row to `benches`.
 
@@ -29,9 +27,6 @@ let benches: [Bench] = [
     Bench(name: "memory", groups: ["pipeline"], summary: "resident memory of `lockstep standalone`",
           run: PipelineBench.runMemory),
 ]
-
-// Results appear as they are measured, even when piped to a file.
-setvbuf(stdout, nil, _IOLBF, 0)
 
 let selector = CommandLine.arguments.dropFirst().first ?? "all"
 let chosen = benches.filter { selector == "all" || $0.name == selector || $0.groups.contains(selector) }

@@ -5,8 +5,8 @@ import Logging
 
 /// The poll thread and bounded record buffer shared by the group consumer and the bounded reader.
 ///
-/// The poll thread moves records from librdkafka into a buffer of at most `capacity` records (plus any
-/// already in flight when it filled); when the buffer is full it pauses the assigned partitions, so
+/// The poll thread moves records from librdkafka into a buffer of at most `capacity` records (plus at
+/// most one poll batch already in flight when it filled); when the buffer is full it pauses the assigned partitions, so
 /// librdkafka stops fetching instead of either side buffering without bound, and `next()` resumes them
 /// once the reader has drained half. Subclasses decide which records pass (`accept`), react to
 /// partition EOF and rebalances, and run their setup and teardown on the same thread.
@@ -31,6 +31,10 @@ class KafkaConsumerLoop: KafkaCallbackContext, @unchecked Sendable {
     private var destroyed = false
     /// Partitions this handle currently reads (poll thread only).
     var assignment: Set<TopicPartition> = []
+    /// Poll thread only: records accepted but not yet handed over; topic names by topic handle (librdkafka
+    /// keeps a topic handle alive as long as the client, so the pointer identifies the topic).
+    private var pending: [BusRecord] = []
+    private var topicNames: [OpaquePointer: String] = [:]
 
     init(config: KafkaConfig, logger: Logger, label: String) {
         self.label = label
@@ -63,17 +67,26 @@ class KafkaConsumerLoop: KafkaCallbackContext, @unchecked Sendable {
 
     // MARK: Poll thread
 
+    /// One wait for messages and events, then whatever else is already queued (up to a batch), so a
+    /// fast reader pays one wake-up and one lock per batch rather than per record.
     private func pollOnce(_ handle: OpaquePointer) {
-        guard let message = rd_kafka_consumer_poll(handle, 200) else { return }
-        defer { rd_kafka_message_destroy(message) }
+        var timeout: Int32 = 200
+        for _ in 0..<256 {
+            guard let message = rd_kafka_consumer_poll(handle, timeout) else { break }
+            timeout = 0
+            process(message, handle)
+            rd_kafka_message_destroy(message)
+        }
+        flush()
+    }
+
+    private func process(_ message: UnsafeMutablePointer<rd_kafka_message_t>, _ handle: OpaquePointer) {
         let err = message.pointee.err
         if err == RD_KAFKA_RESP_ERR_NO_ERROR {
-            if let record = accept(message) {
-                deliver(record)
-                delivered(record)
-            }
+            if let record = accept(message) { pending.append(record) }
         } else if err == RD_KAFKA_RESP_ERR__PARTITION_EOF {
-            partitionEnded(TopicPartition(topic: KafkaMessage.topicName(message), partition: message.pointee.partition))
+            flush()
+            partitionEnded(TopicPartition(topic: topicName(message), partition: message.pointee.partition))
         } else if err == RD_KAFKA_RESP_ERR__FATAL {
             finish(throwing: KafkaClientHandle.fatalError(handle, context: "consuming (\(label))"))
         } else {
@@ -83,36 +96,55 @@ class KafkaConsumerLoop: KafkaCallbackContext, @unchecked Sendable {
         }
     }
 
-    /// The record to hand out for `message`, or nil to skip it. Poll thread.
-    func accept(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> BusRecord? {
-        KafkaMessage.record(message, topic: KafkaMessage.topicName(message))
+    /// Hands the records accepted so far to the buffer (and a waiting reader), in order. Poll thread.
+    private func flush() {
+        guard !pending.isEmpty else { return }
+        let records = pending
+        pending.removeAll(keepingCapacity: true)
+        deliver(records)
+        if observesDelivery { for record in records { delivered(record) } }
     }
 
-    /// `record` is now in the buffer (or with the waiting reader). Poll thread.
+    /// The record to hand out for `message`, or nil to skip it. Poll thread.
+    func accept(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> BusRecord? {
+        KafkaMessage.record(message, topic: topicName(message))
+    }
+
+    /// The message's topic name, cached per librdkafka topic handle (one String, not one per record).
+    func topicName(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> String {
+        guard let rkt = message.pointee.rkt else { return "" }
+        if let name = topicNames[rkt] { return name }
+        let name = String(cString: rd_kafka_topic_name(rkt))
+        topicNames[rkt] = name
+        return name
+    }
+
+    /// `record` is now in the buffer (or with the waiting reader). Poll thread; called only when
+    /// `observesDelivery` (a per-record call the group consumer does not need).
     func delivered(_ record: BusRecord) {}
+    var observesDelivery: Bool { false }
 
     /// librdkafka reached the end of `partition` (only with `enable.partition.eof`). Poll thread.
     func partitionEnded(_ partition: TopicPartition) {}
 
     /// Poll thread.
-    func deliver(_ record: BusRecord) {
+    private func deliver(_ records: [BusRecord]) {
         lock.lock()
-        if let waiter {
-            self.waiter = nil
-            lock.unlock()
-            waiter.resume(returning: record)
-            return
-        }
-        buffer.append(record)
+        var rest = records[...]
+        let first = waiter.map { waiter in (waiter, rest.removeFirst()) }
+        if first != nil { waiter = nil }
+        buffer.append(contentsOf: rest)
         // Decided under the lock, so `next()` never misses that a resume is needed once it drains.
         let pause = buffer.count >= capacity && !paused
         if pause { paused = true }
         lock.unlock()
+        if let (waiter, record) = first { waiter.resume(returning: record) }
         if pause { apply(pause: true, to: assignment) }
     }
 
     /// No more records will come: `next()` drains the buffer, then returns nil (or throws `error`).
     func finish(throwing error: Error? = nil) {
+        flush()
         lock.lock()
         if failure == nil { failure = error }
         finished = true
@@ -169,6 +201,25 @@ class KafkaConsumerLoop: KafkaCallbackContext, @unchecked Sendable {
 
     /// The next record, waiting for one; nil at the end or once closed.
     func next() async throws -> BusRecord? {
+        // Most calls find a record buffered: take it without allocating a continuation.
+        if let record = popBuffered() { return record }
+        return try await waitForNext()
+    }
+
+    private func popBuffered() -> BusRecord? {
+        lock.lock()
+        guard let record = buffer.popFirst() else {
+            lock.unlock()
+            return nil
+        }
+        let resume = paused && !resumeScheduled && buffer.count <= capacity / 2
+        if resume { resumeScheduled = true }
+        lock.unlock()
+        if resume { scheduleResume() }
+        return record
+    }
+
+    private func waitForNext() async throws -> BusRecord? {
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<BusRecord?, Error>) in
                 lock.lock()
@@ -259,6 +310,7 @@ struct RecordRing {
     var isEmpty: Bool { count == 0 }
 
     mutating func append(_ record: BusRecord) { items.append(record) }
+    mutating func append(contentsOf records: ArraySlice<BusRecord>) { items.append(contentsOf: records) }
 
     mutating func popFirst() -> BusRecord? {
         guard head < items.count else { return nil }

@@ -144,7 +144,7 @@ final class GroupConsumerCore: KafkaConsumerLoop, @unchecked Sendable {
 
     override func accept(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> BusRecord? {
         if !skipBefore.isEmpty {
-            let tp = TopicPartition(topic: KafkaMessage.topicName(message), partition: message.pointee.partition)
+            let tp = TopicPartition(topic: topicName(message), partition: message.pointee.partition)
             if let minimum = skipBefore[tp] {
                 // Some brokers answer offset 0 for every time lookup; the timestamps themselves are exact.
                 if KafkaMessage.timestampMilliseconds(message) < minimum { return nil }

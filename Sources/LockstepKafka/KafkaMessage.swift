@@ -17,10 +17,6 @@ enum KafkaMessage {
             timestamp: Date(timeIntervalSince1970: Double(ms) / 1000))
     }
 
-    static func topicName(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> String {
-        message.pointee.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
-    }
-
     static func timestampMilliseconds(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> Int64 {
         var type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
         return rd_kafka_message_timestamp(message, &type)

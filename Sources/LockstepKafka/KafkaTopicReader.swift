@@ -152,6 +152,7 @@ final class TopicReaderCore: KafkaConsumerLoop, @unchecked Sendable {
     }
 
     /// The last record of a partition ends it only once it is in the buffer, never before.
+    override var observesDelivery: Bool { true }
     override func delivered(_ record: BusRecord) {
         if let stop = stopAt[record.position.partition], record.position.offset + 1 >= stop { done(record.position.partition) }
     }

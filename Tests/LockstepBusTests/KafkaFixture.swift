@@ -69,12 +69,12 @@ final class KafkaFixture: Sendable {
     /// Closes the bus, then stops the broker.
     func stop() async {
         await kafkaBus.close()
-        broker.stop()
+        broker.stop(grace: .seconds(2))
     }
 
     /// For synchronous callers: stops the broker now and lets the bus close in the background.
     func stop() {
-        broker.stop()
+        broker.stop(grace: .seconds(2))
         let bus = kafkaBus
         Task { await bus.close() }
     }
