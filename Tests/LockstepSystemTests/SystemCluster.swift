@@ -5,6 +5,7 @@ import LockstepKafka
 import LockstepOperators
 import LockstepServices
 import LockstepTestSupport
+import Testing
 
 /// The whole system as separate processes: a Tansu broker, a throwaway PostgreSQL cluster (the
 /// `noblestride` sample data and a `lockstep_state` database for the state store), the reference
@@ -37,6 +38,8 @@ final class SystemCluster: @unchecked Sendable {
     private var components: [String: ManagedProcess] = [:]
     /// Every process ever started (killed ones too), for logs on failure.
     private var history: [ManagedProcess] = []
+    /// Processes a test killed on purpose; any other exit is a crash.
+    private var killedOnPurpose: Set<Int32> = []
 
     static let componentNames = ["scheduler", "coordinator", "worker-1", "worker-2", "notifier"]
 
@@ -91,9 +94,7 @@ final class SystemCluster: @unchecked Sendable {
             dagsDirectory: dagsDirectory, reportsDirectory: reports, stateURI: postgres.uri(database: "lockstep_state"), dags: dags)
         // The coordinator first, so the topics exist before anyone subscribes or reads.
         for name in componentNames { try system.startComponent(name) }
-        try await system.waitForLog("coordinator", containing: "coordinator active")
-        for worker in ["worker-1", "worker-2"] { try await system.waitForLog(worker, containing: "slot 0 consuming") }
-        try await system.waitForLog("notifier", containing: "slot 0 consuming")
+        for name in componentNames where name != "scheduler" { try await system.waitUntilAssigned(name) }
         return system
     }
 
@@ -135,7 +136,9 @@ final class SystemCluster: @unchecked Sendable {
 
     /// `--config … --dags … --bus … --state … --data-dir …`.
     func commonArguments(dataDirectory: String) -> [String] {
-        ["--config", configFile.path, "--dags", dagsDirectory.path, "--bus", busURL, "--state", stateURI, "--data-dir", dataDirectory]
+        ["--config", configFile.path, "--dags", dagsDirectory.path, "--bus", busURL, "--state", stateURI, "--data-dir", dataDirectory,
+         // debug: the Kafka consumers log their partition assignments, which the tests wait on.
+         "--log-level", "debug"]
     }
 
     /// Starts `scheduler`, `coordinator`, `worker-N` or `notifier` as its own `lockstep` process.
@@ -166,18 +169,51 @@ final class SystemCluster: @unchecked Sendable {
         return components.first { $0.key.hasPrefix("worker") && workerID.hasSuffix("-\($0.value.pid)") }.map { ($0.key, $0.value) }
     }
 
-    /// Restarts any component that is not running (a test killed it) and puts FastAPI's knobs back.
+    /// Restarts any component that is not running (a test killed it; anything else is recorded as a
+    /// crash), waits until the restarted ones hold partitions of their groups, and puts FastAPI's
+    /// knobs back.
     func prepare() async throws {
+        expectNoCrashes()
         var restarted: [String] = []
         for name in Self.componentNames where component(name)?.isRunning != true {
             try startComponent(name)
             restarted.append(name)
         }
-        for name in restarted {
-            let marker = name == "coordinator" ? "coordinator active" : name == "scheduler" ? "" : "slot 0 consuming"
-            if !marker.isEmpty { try await waitForLog(name, containing: marker) }
-        }
+        for name in restarted where name != "scheduler" { try await waitUntilAssigned(name) }
         try await fastapi.control(["healthy": true, "fail_status": 0, "delay_seconds": 0])
+    }
+
+    /// SIGKILL for a component, marked as intended.
+    func kill9(_ name: String) {
+        guard let process = component(name) else { return }
+        lock.lock()
+        killedOnPurpose.insert(process.pid)
+        lock.unlock()
+        process.kill9()
+    }
+
+    /// Records an issue for every component that exited without a test killing it.
+    func expectNoCrashes(sourceLocation: SourceLocation = #_sourceLocation) {
+        lock.lock()
+        let crashed = history.filter { !$0.isRunning && !killedOnPurpose.contains($0.pid) }
+        for process in crashed { killedOnPurpose.insert(process.pid) }  // report each once
+        lock.unlock()
+        for process in crashed {
+            Issue.record("\(process.name) (pid \(process.pid)) exited on its own with status \(process.process.terminationStatus):\n\(String(process.log.suffix(6000)))",
+                         sourceLocation: sourceLocation)
+        }
+    }
+
+    /// Waits until each of the component's consumers (two per worker and notifier, one coordinator)
+    /// has been assigned partitions, i.e. its group joins are done: a test that kills or counts
+    /// must not race the rebalance a restart causes.
+    func waitUntilAssigned(_ name: String, timeout: Duration = .seconds(90)) async throws {
+        let (group, members) = name == "coordinator" ? (Coordinator.group, 1) : name == "notifier" ? ("lockstep-notifier", 2) : ("lockstep-workers", 2)
+        try await waitUntil("\(name) to be assigned partitions of \(group) (\(members) consumers)", timeout: timeout) {
+            guard let process = self.component(name) else { return false }
+            if !process.isRunning { throw SystemTestFailure("\(name) exited (status \(process.process.terminationStatus))", system: self) }
+            return process.log.components(separatedBy: "group \(group) assigned [").count - 1 >= members
+        }
     }
 
     func waitForLog(_ name: String, containing text: String, timeout: Duration = .seconds(60)) async throws {

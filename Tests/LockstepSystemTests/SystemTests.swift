@@ -20,6 +20,7 @@ struct SystemTests {
     @Test func bothPipelinesTriggeredByRunRequestsSucceedEndToEnd() async throws {
         let system = try await SystemCluster.shared()
         try await system.prepare()
+        defer { system.expectNoCrashes() }
         // `lockstep trigger` publishes `lockstep.run.requested` on lockstep.runs.requests, as any producer.
         let training = try await system.trigger(SystemDags.training, key: SystemCluster.uniqueKey("train"))
         let integration = try await system.trigger(SystemDags.integration, key: SystemCluster.uniqueKey("integ"))
@@ -107,16 +108,17 @@ struct SystemTests {
     @Test func aWorkerKilledDuringATaskIsReplacedByTheOtherWorkerAndTheRunSucceeds() async throws {
         let system = try await SystemCluster.shared()
         try await system.prepare()
+        defer { system.expectNoCrashes() }
         let run = try await system.requestRun(SystemDags.sleep)
         // Who holds `nap`: the worker named in its attempt.started event.
         let started = try await system.events(on: system.topics.taskResults, timeout: .seconds(120)) {
             $0.contains { isAttempt($0, EventType.attemptStarted, run: run, task: "nap") }
         }
         let holderID = try #require(started.first { isAttempt($0, EventType.attemptStarted, run: run, task: "nap") }?.data?["worker"]?.stringValue)
-        let (holderName, holder) = try #require(system.workerComponent(forWorkerID: holderID), "no worker process for \(holderID)")
+        let (holderName, _) = try #require(system.workerComponent(forWorkerID: holderID), "no worker process for \(holderID)")
         let survivorName = holderName == "worker-1" ? "worker-2" : "worker-1"
         let survivor = try #require(system.component(survivorName))
-        holder.kill9()
+        system.kill9(holderName)
 
         let finished = try await system.waitForRun(run)
         try #require(finished.state == .succeeded, "run \(run): \(finished.state) \(finished.failure ?? "")\n\(system.diagnostics())")
@@ -145,6 +147,7 @@ struct SystemTests {
     @Test func theCoordinatorKilledMidRunAndRestartedFinishesTheRunsRunningNoAttemptTwice() async throws {
         let system = try await SystemCluster.shared()
         try await system.prepare()
+        defer { system.expectNoCrashes() }
         // FastAPI answers after 2 s, so the training run is still in progress when the coordinator dies.
         try await system.fastapi.control(["delay_seconds": 2])
         let requestsBefore = try await system.fastapi.received()["requests"]?.intValue ?? 0
@@ -154,8 +157,7 @@ struct SystemTests {
             events.contains { isAttempt($0, EventType.attemptStarted, run: sleeper, task: "nap") }
                 && events.contains { $0.type == EventType.attemptStarted && $0.data?["run_id"]?.stringValue == training }
         }
-        let coordinator = try #require(system.component("coordinator"))
-        coordinator.kill9()
+        system.kill9("coordinator")
         let midway = try await system.store.run(training)
         try system.startComponent("coordinator")
 
@@ -190,6 +192,7 @@ struct SystemTests {
             }
         }
         let results = try await system.records(on: system.topics.taskResults)
+        var republished: [String] = []
         var dispatches = try await system.records(on: system.topics.taskCommands)
         dispatches += try await system.records(on: system.topics.notifications)
         for run in runs {
@@ -201,9 +204,16 @@ struct SystemTests {
                     + "dispatches \(sent.map { "\($0.position) \($0.event.id) at \($0.event.time.map(ISO8601.format) ?? "-")" })"
                 #expect(starts.count == 1, "\(run.id) \(task): attempt.started ×\(starts.count) from \(starts.map(\.event.source))")
                 #expect(Set(successes.map(\.event.id)).count == 1, "\(run.id) \(task): \(detail)")
-                #expect(successes.count == 1, "\(run.id) \(task): attempt.succeeded ×\(successes.count): \(detail)")
+                // More than one record is a republish of the one recorded result — after the restarted
+                // coordinator re-sent its unsent outbox (a second dispatch), or after the worker group
+                // rebalanced before the dispatch's offset was committed — never a second run: same id,
+                // same time, same data, and only one attempt.started.
+                #expect(Set(successes.map { $0.event.time }).count == 1 && Set(successes.map { $0.event.data }).count == 1,
+                        "\(run.id) \(task): differing attempt.succeeded events: \(detail)")
+                if successes.count > 1 { republished.append("\(run.id) \(task): \(detail)") }
             }
         }
+        if !republished.isEmpty { print("note: results republished (not re-run):\n" + republished.joined(separator: "\n")) }
     }
 
     // MARK: 2c. FastAPI down during the health check
@@ -213,6 +223,7 @@ struct SystemTests {
     @Test func fastAPIDownDuringTheHealthCheckIsRetriedPerPolicyThenTheRunFailsWithTheCause() async throws {
         let system = try await SystemCluster.shared()
         try await system.prepare()
+        defer { system.expectNoCrashes() }
         try await system.fastapi.control(["healthy": false])  // GET /health answers 503
         let run = try await system.requestRun(SystemDags.fastRetryTraining)
         let finished = try await system.waitForRun(run)
@@ -259,6 +270,7 @@ struct SystemTests {
     @Test func maxActiveRunsAndPoolLimitsHoldWhenRunsOfBothPipelinesAreTriggeredTogether() async throws {
         let system = try await SystemCluster.shared()
         try await system.prepare()
+        defer { system.expectNoCrashes() }
         // Two runs of each pipeline and three pooled sleepers, in one batch of run requests.
         var requests: [(dag: String, key: String)] = []
         for dag in [SystemDags.training, SystemDags.integration, SystemDags.training, SystemDags.integration] {
