@@ -192,6 +192,16 @@ final class SystemCluster: @unchecked Sendable {
         process.kill9()
     }
 
+    /// SIGTERM for a component, marked as intended; its exit status (SIGKILL after `grace`).
+    func stopGracefully(_ name: String, grace: Duration = .seconds(20)) -> (status: Int32, reason: Process.TerminationReason) {
+        guard let process = component(name) else { return (0, .exit) }
+        lock.lock()
+        killedOnPurpose.insert(process.pid)
+        lock.unlock()
+        process.stop(grace: grace)
+        return (process.process.terminationStatus, process.process.terminationReason)
+    }
+
     /// Records an issue for every component that exited without a test killing it.
     func expectNoCrashes(sourceLocation: SourceLocation = #_sourceLocation) {
         lock.lock()
@@ -212,7 +222,8 @@ final class SystemCluster: @unchecked Sendable {
         try await waitUntil("\(name) to be assigned partitions of \(group) (\(members) consumers)", timeout: timeout) {
             guard let process = self.component(name) else { return false }
             if !process.isRunning { throw SystemTestFailure("\(name) exited (status \(process.process.terminationStatus))", system: self) }
-            return process.log.components(separatedBy: "group \(group) assigned [").count - 1 >= members
+            // Non-empty assignments only: a cooperative rebalance also logs `assigned []`.
+            return process.log.components(separatedBy: "group \(group) assigned [lockstep.").count - 1 >= members
         }
     }
 

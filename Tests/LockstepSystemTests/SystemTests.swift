@@ -323,6 +323,22 @@ struct SystemTests {
         #expect(peak <= 2, "more than 2 pooled attempts at once (\(peak)):\n\(timeline)")
         #expect(peak >= 1)
     }
+
+    // MARK: 3. Clean shutdown after the workload
+
+    /// Every component stops on SIGTERM with exit status 0 once the tests above have run through
+    /// it (kills, restarts and the rebalances they cause included). Runs last in this suite; a later
+    /// test would get fresh components from `prepare()`.
+    @Test func everyComponentShutsDownCleanlyOnSIGTERMAfterTheWorkload() async throws {
+        let system = try await SystemCluster.shared()
+        system.expectNoCrashes()
+        for name in SystemCluster.componentNames {
+            let (status, reason) = system.stopGracefully(name)
+            let log = system.component(name)?.log ?? ""
+            #expect(reason == .exit && status == 0,
+                    "\(name) exited with \(reason == .exit ? "status" : "signal") \(status) on SIGTERM:\n\(String(log.suffix(4000)))")
+        }
+    }
 }
 
 // MARK: Helpers
