@@ -86,7 +86,8 @@ class KafkaConsumerLoop: KafkaCallbackContext, @unchecked Sendable {
             if let record = accept(message) { pending.append(record) }
         } else if err == RD_KAFKA_RESP_ERR__PARTITION_EOF {
             flush()
-            partitionEnded(TopicPartition(topic: topicName(message), partition: message.pointee.partition))
+            partitionEnded(TopicPartition(topic: topicName(message), partition: message.pointee.partition),
+                           at: message.pointee.offset)
         } else if err == RD_KAFKA_RESP_ERR__FATAL {
             finish(throwing: KafkaClientHandle.fatalError(handle, context: "consuming (\(label))"))
         } else {
@@ -125,7 +126,7 @@ class KafkaConsumerLoop: KafkaCallbackContext, @unchecked Sendable {
     var observesDelivery: Bool { false }
 
     /// librdkafka reached the end of `partition` (only with `enable.partition.eof`). Poll thread.
-    func partitionEnded(_ partition: TopicPartition) {}
+    func partitionEnded(_ partition: TopicPartition, at offset: Int64) {}
 
     /// Poll thread.
     private func deliver(_ records: [BusRecord]) {

@@ -31,6 +31,8 @@ final class GroupConsumerCore: KafkaConsumerLoop, @unchecked Sendable {
     private var standingSeek: SeekTarget?
     /// Partitions the standing seek has already moved (a partition is moved once per `seek` call).
     private var seekApplied: Set<TopicPartition> = []
+    /// Partitions this member committed since the last `seek`: their position no longer depends on it.
+    private var committedSinceSeek: Set<TopicPartition> = []
     /// Timestamp seeks: records older than this are skipped, until the first one at or after it passes.
     private var skipBefore: [TopicPartition: Int64] = [:]
 
@@ -80,6 +82,7 @@ final class GroupConsumerCore: KafkaConsumerLoop, @unchecked Sendable {
             if let failed = list.entries.first(where: { $0.error != RD_KAFKA_RESP_ERR_NO_ERROR }) {
                 throw KafkaError(failed.error, context: context)
             }
+            committedSinceSeek.insert(TopicPartition(topic: position.topic, partition: position.partition))
         }
     }
 
@@ -92,6 +95,7 @@ final class GroupConsumerCore: KafkaConsumerLoop, @unchecked Sendable {
             }
             standingSeek = target
             seekApplied = []
+            committedSinceSeek = []
             let moves = try positions(for: target, on: assignment)
             guard !moves.isEmpty else { return }
             seekApplied.formUnion(moves.map(\.0))
@@ -178,6 +182,9 @@ final class GroupConsumerCore: KafkaConsumerLoop, @unchecked Sendable {
             // Buffered records of revoked partitions go back: the new owner reads them from the commit.
             unassigned(partitions)
             partitions.forEach { skipBefore[$0] = nil }
+            // A partition that comes back before anything was committed would restart from the old
+            // commit; the seek still applies to it then.
+            seekApplied.subtract(partitions.subtracting(committedSinceSeek))
             if cooperative {
                 if let error = rd_kafka_incremental_unassign(handle, list) {
                     logger.error("\(KafkaError(consuming: error, context: "revoking \(partitions) from group \(group)"))")

@@ -30,6 +30,9 @@ final class TopicReaderCore: KafkaConsumerLoop, @unchecked Sendable {
     private let timeoutMs: Int32
     /// Exclusive end offset of each partition still being read.
     private var stopAt: [Int32: Int64] = [:]
+    /// The next offset expected on each partition: older records and end-of-partition events are left
+    /// over from the end probe in `confirmEnds`, not news about this read.
+    private var nextOffset: [Int32: Int64] = [:]
     private var skipBefore: [Int32: Int64] = [:]
     private var lastTimestamp: Int64?
 
@@ -90,6 +93,7 @@ final class TopicReaderCore: KafkaConsumerLoop, @unchecked Sendable {
             var stop = w.high
             if case let .offset(partition, offset) = end, partition == p { stop = min(stop, offset) }
             if starts[p]! < stop { stopAt[p] = stop }
+            nextOffset[p] = starts[p]!
         }
         let list = PartitionList(stopAt.keys.sorted().map { (TopicPartition(topic: topic, partition: $0), starts[$0]!) })
         guard !list.isEmpty else { return finish() }
@@ -133,7 +137,8 @@ final class TopicReaderCore: KafkaConsumerLoop, @unchecked Sendable {
 
     override func accept(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> BusRecord? {
         let partition = message.pointee.partition, offset = message.pointee.offset
-        guard let stop = stopAt[partition] else { return nil }
+        guard let stop = stopAt[partition], offset >= nextOffset[partition] ?? 0 else { return nil }
+        nextOffset[partition] = offset + 1
         if offset >= stop {
             done(partition)
             return nil
@@ -157,7 +162,10 @@ final class TopicReaderCore: KafkaConsumerLoop, @unchecked Sendable {
         if let stop = stopAt[record.position.partition], record.position.offset + 1 >= stop { done(record.position.partition) }
     }
 
-    override func partitionEnded(_ partition: TopicPartition) { done(partition.partition) }
+    override func partitionEnded(_ partition: TopicPartition, at offset: Int64) {
+        guard offset >= nextOffset[partition.partition] ?? 0 else { return }
+        done(partition.partition)
+    }
 
     /// Stops fetching a partition that reached its end; the read ends with the last one.
     private func done(_ partition: Int32) {
