@@ -162,8 +162,9 @@ final class TopicReaderCore: KafkaConsumerLoop, @unchecked Sendable {
         if let stop = stopAt[record.position.partition], record.position.offset + 1 >= stop { done(record.position.partition) }
     }
 
+    /// Only an end at exactly the next expected offset counts: one further ahead is the probe's.
     override func partitionEnded(_ partition: TopicPartition, at offset: Int64) {
-        guard offset >= nextOffset[partition.partition] ?? 0 else { return }
+        guard offset == nextOffset[partition.partition] else { return }
         done(partition.partition)
     }
 
