@@ -38,6 +38,8 @@ final class SystemCluster: @unchecked Sendable {
     private var components: [String: ManagedProcess] = [:]
     /// Every process ever started (killed ones too), for logs on failure.
     private var history: [ManagedProcess] = []
+    /// `lockstep trigger`/`runs` processes, kept alive until the fixture goes.
+    private var cliProcesses: [Process] = []
     /// Processes a test killed on purpose; any other exit is a crash.
     private var killedOnPurpose: Set<Int32> = []
 
@@ -293,17 +295,25 @@ final class SystemCluster: @unchecked Sendable {
         process.standardOutput = out
         process.standardError = err
         process.standardInput = FileHandle.nullDevice
-        let exited = AsyncStream<Void>.makeStream()
-        process.terminationHandler = { _ in exited.continuation.finish() }
+        // Polled rather than a terminationHandler, and the Process kept for the life of the fixture:
+        // Foundation on Linux has crashed the test process (SIGSEGV in pthread_mutex_lock on a
+        // dispatch thread) when short-lived Process objects were released while being monitored.
+        keep(process)
         try process.run()
-        let watchdog = Task {
-            try await Task.sleep(for: timeout)
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning {
+            if ContinuousClock.now >= deadline { kill(process.processIdentifier, SIGKILL) }
+            try await Task.sleep(for: .milliseconds(50))
         }
-        for await _ in exited.stream {}
-        watchdog.cancel()
+        process.waitUntilExit()
         return (process.terminationStatus, (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
                 (try? String(contentsOf: errURL, encoding: .utf8)) ?? "")
+    }
+
+    private func keep(_ process: Process) {
+        lock.lock()
+        defer { lock.unlock() }
+        cliProcesses.append(process)
     }
 
     /// `lockstep trigger DAG --idempotency-key KEY` on the bus: the CLI as a producer.

@@ -153,9 +153,11 @@ struct SystemTests {
         let requestsBefore = try await system.fastapi.received()["requests"]?.intValue ?? 0
         let training = try await system.requestRun(SystemDags.training, key: SystemCluster.uniqueKey("train-crash"))
         let sleeper = try await system.requestRun(SystemDags.sleep, key: SystemCluster.uniqueKey("sleep-crash"))
+        // Kill as soon as the training run's health check is under way: it has ≥ 2 s to go, then three
+        // more tasks and the (also 2 s) training-complete POST. The sleep run is somewhere in its
+        // first → 3 s nap → last by then.
         _ = try await system.events(on: system.topics.taskResults, timeout: .seconds(120)) { events in
-            events.contains { isAttempt($0, EventType.attemptStarted, run: sleeper, task: "nap") }
-                && events.contains { $0.type == EventType.attemptStarted && $0.data?["run_id"]?.stringValue == training }
+            events.contains { isAttempt($0, EventType.attemptStarted, run: training, task: "check_fastapi_health") }
         }
         system.kill9("coordinator")
         let midway = try await system.store.run(training)
