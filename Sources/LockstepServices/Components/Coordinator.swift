@@ -58,13 +58,13 @@ public final class Coordinator: Service, Sendable {
                     }
                     sent = try await finish(step, state: &state, timers: timerWheel, sent: sent)
                     if !pending.isEmpty && ContinuousClock.now - lastCommit > Self.commitInterval {
-                        for position in pending.values { try await consumer.commit(position) }
+                        for position in pending.values { await runtime.commit(position, on: consumer) }
                         pending = [:]
                         lastCommit = ContinuousClock.now
                     }
                 }
             } catch is CancellationError {}
-            for position in pending.values { try? await consumer.commit(position) }
+            for position in pending.values { await runtime.commit(position, on: consumer) }
             await consumer.close()
         }
         log.info("coordinator stopped")

@@ -76,7 +76,7 @@ public final class Worker: Service, Sendable {
         do {
             for try await record in consumer.records.cancelOnGracefulShutdown() {
                 try await handle(record, slot: slot)
-                try await consumer.commit(record.position)
+                await runtime.commit(record.position, on: consumer)
             }
         } catch is CancellationError {}
         await consumer.close()

@@ -55,6 +55,17 @@ public struct Runtime: Sendable {
         try await bus.publish(event.record(topic: topic, key: key))
     }
 
+    /// Commits a consumed position. A failed commit is not fatal: the partition may have moved to
+    /// another member in a rebalance, which then handles the record again — harmless, since every
+    /// handler is idempotent.
+    public func commit(_ position: RecordPosition, on consumer: any GroupConsumer) async {
+        do {
+            try await consumer.commit(position)
+        } catch {
+            logger.warning("commit of \(position) failed; the record may be handled again", metadata: ["error": .string("\(error)")])
+        }
+    }
+
     /// Puts a record that could not be handled on the dead-letter topic, with the reason.
     public func deadLetter(_ record: BusRecord, component: String, reason: String) async throws {
         let data = DeadLetter.data(original: record, component: component, reason: reason, at: clock())

@@ -8,6 +8,8 @@ package final class PostgresDatabase: SQLDatabase {
 
     package init(uri: String) throws {
         connection = try PostgresConnection(uri: uri, name: "state store", connectTimeout: .seconds(10))
+        // `CREATE … IF NOT EXISTS` on every start would otherwise print a notice per table.
+        try connection.query("SET client_min_messages TO warning")
     }
 
     @discardableResult
