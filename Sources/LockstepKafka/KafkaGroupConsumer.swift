@@ -136,7 +136,7 @@ final class GroupConsumerCore: KafkaConsumerLoop, @unchecked Sendable {
             return moved.map { ($0, offset) }
         case let .timestamp(date):
             guard !sorted.isEmpty else { return [] }
-            let ms = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+            let ms = KafkaMessage.milliseconds(date)
             let offsets = try KafkaOffsetLookup.offsets(handle, for: sorted, atOrAfter: ms, timeoutMs: timeoutMs,
                                                          context: "seeking group \(group) to \(date)")
             sorted.forEach { skipBefore[$0] = ms }

@@ -17,6 +17,12 @@ enum KafkaMessage {
             timestamp: Date(timeIntervalSince1970: Double(ms) / 1000))
     }
 
+    /// Kafka timestamps are whole milliseconds, so every time is compared at that resolution. The
+    /// microsecond of slack absorbs binary floating point: `t + 0.001` must not land a millisecond early.
+    static func milliseconds(_ date: Date) -> Int64 {
+        Int64((date.timeIntervalSince1970 * 1000 + 0.001).rounded(.down))
+    }
+
     static func timestampMilliseconds(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> Int64 {
         var type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
         return rd_kafka_message_timestamp(message, &type)

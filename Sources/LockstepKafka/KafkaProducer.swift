@@ -92,7 +92,7 @@ final class KafkaProducer: KafkaCallbackContext, @unchecked Sendable {
         add(RD_KAFKA_VTYPE_OPAQUE) { $0.u.ptr = opaque }
         add(RD_KAFKA_VTYPE_MSGFLAGS) { $0.u.i = RD_KAFKA_MSG_F_COPY }
         if let timestamp = record.timestamp {
-            add(RD_KAFKA_VTYPE_TIMESTAMP) { $0.u.i64 = Int64((timestamp.timeIntervalSince1970 * 1000).rounded()) }
+            add(RD_KAFKA_VTYPE_TIMESTAMP) { $0.u.i64 = KafkaMessage.milliseconds(timestamp) }
         }
         for header in record.headers {
             let name = arena.string(header.name)

@@ -48,7 +48,7 @@ final class TopicReaderCore: KafkaConsumerLoop, @unchecked Sendable {
         self.end = end
         timeoutMs = Int32(clamping: config.requestTimeout.components.seconds * 1000)
         super.init(config: config, logger: logger, label: "reader \(topic)")
-        if case let .timestamp(date) = end { lastTimestamp = Int64((date.timeIntervalSince1970 * 1000).rounded(.down)) }
+        if case let .timestamp(date) = end { lastTimestamp = KafkaMessage.milliseconds(date) }
         var required = Self.required
         // librdkafka's consumer API needs a group id even for manual assignment; nothing joins or commits it.
         required["group.id"] = "lockstep-reader-\(UUID().uuidString.lowercased())"
@@ -81,7 +81,7 @@ final class TopicReaderCore: KafkaConsumerLoop, @unchecked Sendable {
             // Only the named partition moves; the others are read from their beginning.
             for (p, w) in watermarks { starts[p] = p == partition ? max(offset, w.low) : w.low }
         case let .timestamp(date):
-            let ms = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+            let ms = KafkaMessage.milliseconds(date)
             let tps = partitions.map { TopicPartition(topic: topic, partition: $0) }
             for (tp, offset) in try KafkaOffsetLookup.offsets(handle, for: tps, atOrAfter: ms, timeoutMs: timeoutMs, context: context) {
                 let w = watermarks[tp.partition]!
