@@ -15,7 +15,7 @@ class KafkaConsumerLoop: KafkaCallbackContext, @unchecked Sendable {
     // them; the buffer, waiter and flags below are guarded by `lock`; `assignment` is only
     // used on the poll thread (jobs, callbacks and `accept` all run there).
     private(set) var handle: OpaquePointer!
-    private var queue: OpaquePointer!
+    private(set) var queue: OpaquePointer!
     private(set) var thread: KafkaThread!
     let label: String
     private let capacity: Int

@@ -31,6 +31,9 @@ final class GroupConsumerCore: KafkaConsumerLoop, @unchecked Sendable {
     private var standingSeek: SeekTarget?
     /// Partitions the standing seek has already moved (a partition is moved once per `seek` call).
     private var seekApplied: Set<TopicPartition> = []
+    /// Commits waiting for the coordinator, by the id passed to librdkafka as their opaque.
+    private var commits: [UInt: PendingCommit] = [:]
+    private var nextCommit: UInt = 0
     /// Partitions this member committed since the last `seek`: their position no longer depends on it.
     private var committedSinceSeek: Set<TopicPartition> = []
     /// Timestamp seeks: records older than this are skipped, until the first one at or after it passes.
@@ -64,25 +67,55 @@ final class GroupConsumerCore: KafkaConsumerLoop, @unchecked Sendable {
     }
 
     /// Leaves the group (serving the final revoke on this thread) before the handle is destroyed.
-    static let leave: @Sendable (OpaquePointer) -> Void = { handle in _ = rd_kafka_consumer_close(handle) }
+    static let leave: @Sendable (OpaquePointer) -> Void = { handle in
+        _ = rd_kafka_consumer_close(handle)
+        (KafkaCallbackContext.from(rd_kafka_opaque(handle)) as? GroupConsumerCore)?.failPendingCommits()
+    }
 
     // MARK: Commit
 
     func commit(_ position: RecordPosition) async throws {
         let context = "committing \(position) for group \(group) (bootstrap servers \(servers))"
-        try await thread.run { [self] in
-            guard let handle = liveHandle else {
-                throw KafkaError(RD_KAFKA_RESP_ERR__DESTROY, message: "the consumer is closed", context: context)
+        let tp = TopicPartition(topic: position.topic, partition: position.partition)
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
+            thread.enqueue { [self] in
+                guard let handle = liveHandle else {
+                    return continuation.resume(throwing: KafkaError(RD_KAFKA_RESP_ERR__DESTROY, message: "the consumer is closed", context: context))
+                }
+                repeat { nextCommit &+= 1 } while nextCommit == 0 || commits[nextCommit] != nil
+                let id = nextCommit
+                commits[id] = PendingCommit(continuation: continuation, context: context, partition: tp)
+                let list = PartitionList([(tp, position.offset + 1)])
+                // Asynchronous, answered on the consumer queue this thread polls: a synchronous commit
+                // would stop the poll loop, and librdkafka may hold a commit until a rebalance that
+                // needs this very loop has finished.
+                let err = rd_kafka_commit_queue(handle, list.pointer, queue, commitCallback, UnsafeMutableRawPointer(bitPattern: id))
+                if err != RD_KAFKA_RESP_ERR_NO_ERROR {
+                    commits[id] = nil
+                    continuation.resume(throwing: KafkaError(err, context: context))
+                }
             }
-            let list = PartitionList([(TopicPartition(topic: position.topic, partition: position.partition), position.offset + 1)])
-            // Synchronous: waits for the coordinator's answer on a private queue; the poll thread pauses
-            // for one round trip, which is the time the caller waits for anyway.
-            let err = rd_kafka_commit(handle, list.pointer, 0)
-            if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError(err, context: context) }
-            if let failed = list.entries.first(where: { $0.error != RD_KAFKA_RESP_ERR_NO_ERROR }) {
-                throw KafkaError(failed.error, context: context)
-            }
-            committedSinceSeek.insert(TopicPartition(topic: position.topic, partition: position.partition))
+        }
+    }
+
+    /// The coordinator's answer to one commit. Poll thread.
+    fileprivate func committed(id: UInt, _ err: rd_kafka_resp_err_t, _ offsets: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?) {
+        guard let pending = commits.removeValue(forKey: id) else { return }
+        let failed = PartitionList.entries(offsets).first { $0.error != RD_KAFKA_RESP_ERR_NO_ERROR }?.error
+        if let error = err != RD_KAFKA_RESP_ERR_NO_ERROR ? err : failed {
+            pending.continuation.resume(throwing: KafkaError(error, context: pending.context))
+        } else {
+            committedSinceSeek.insert(pending.partition)
+            pending.continuation.resume()
+        }
+    }
+
+    /// Commits still unanswered when the handle goes away fail (their records will be delivered again).
+    func failPendingCommits() {
+        let left = commits
+        commits.removeAll()
+        for pending in left.values {
+            pending.continuation.resume(throwing: KafkaError(RD_KAFKA_RESP_ERR__DESTROY, message: "the consumer closed first", context: pending.context))
         }
     }
 
@@ -222,6 +255,19 @@ final class GroupConsumerCore: KafkaConsumerLoop, @unchecked Sendable {
         }
         seekApplied.formUnion(moves.map(\.0))
     }
+}
+
+private struct PendingCommit {
+    let continuation: CheckedContinuation<Void, Error>
+    let context: String
+    let partition: TopicPartition
+}
+
+private let commitCallback: @convention(c) (
+    OpaquePointer?, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?, UnsafeMutableRawPointer?
+) -> Void = { handle, err, offsets, opaque in
+    guard let handle, let core = KafkaCallbackContext.from(rd_kafka_opaque(handle)) as? GroupConsumerCore else { return }
+    core.committed(id: UInt(bitPattern: opaque), err, offsets)
 }
 
 private let rebalanceCallback: @convention(c) (
