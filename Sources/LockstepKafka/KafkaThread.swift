@@ -72,13 +72,6 @@ final class KafkaThread: @unchecked Sendable {
         }
     }
 
-    /// True when called on this thread (jobs may call back into code that would otherwise enqueue).
-    var isStopping: Bool {
-        condition.lock()
-        defer { condition.unlock() }
-        return stopping
-    }
-
     private func loop() {
         while true {
             condition.lock()
