@@ -154,31 +154,35 @@ public final class Coordinator: Service, Sendable {
     /// rows), then publishes its events; returns their outbox ids.
     func finish(_ step: StepOutput, state: inout EngineState, timers: TimerWheel, sent: [Int64]) async throws -> [Int64] {
         guard !step.isEmpty else { return sent }  // duplicates or stale events only: nothing to write
-        let ids = try await runtime.store.commit(
-            state: state, touched: step.touched, timersSet: step.timersSet, timersCleared: step.timersCleared,
+        let snapshot = state
+        let records = step.outbox.map(\.record)
+        // The commit and the publish go to disk (or the brokers) side by side. Safe: if the commit fails
+        // after the publish, the records are handled again from the last committed state and the engine,
+        // being deterministic, publishes the same events under the same ids, which consumers drop.
+        async let committed = runtime.store.commit(
+            state: snapshot, touched: step.touched, timersSet: step.timersSet, timersCleared: step.timersCleared,
             outbox: step.outbox, deleteOutbox: sent)
+        async let published = records.isEmpty ? [] : runtime.bus.publish(records)
+        let ids = try await committed
+        _ = try await published
         // After the commit, so a run this batch finished is written before it may be forgotten.
         if state.runs.count > 2 * Self.finishedRunsKept * max(1, engine.dags.count) {
             state.forgetFinishedRuns(keepingPerDag: Self.finishedRunsKept)
         }
         await timers.update(set: step.timersSet, cleared: step.timersCleared)
-        return try await publish(zip(ids, step.outbox).map { ($0, $1) })
+        return ids
     }
 
     private func entry(id: String, type: String, subject: String?, data: JSONValue, topic: String, key: String, now: Date) -> OutboxEntry {
-        let event = runtime.event(id: id, component: "coordinator", type: type, subject: subject, data: data, time: now)
-        return OutboxEntry(topic: topic, key: key, eventJSON: event.structuredJSON)
+        // One source for every coordinator: a standby that takes over republishes the same events.
+        let event = CloudEvent(id: id, source: "lockstep/coordinator", type: type, time: now, subject: subject, data: data)
+        return OutboxEntry(topic: topic, key: key, event: event)
     }
 
-    /// Publishes outbox entries in one batch; returns their ids, to delete in the next transaction.
+    /// Publishes outbox entries in one batch; returns their ids.
     private func publish(_ entries: [(Int64, OutboxEntry)]) async throws -> [Int64] {
         guard !entries.isEmpty else { return [] }
-        var records: [OutgoingRecord] = []
-        for (_, entry) in entries {
-            let event = try CloudEvent(structuredJSON: entry.eventJSON)
-            records.append(event.record(topic: entry.topic, key: entry.key))
-        }
-        try await runtime.bus.publish(records)
+        try await runtime.bus.publish(entries.map(\.1.record))
         return entries.map(\.0)
     }
 

@@ -111,22 +111,22 @@ public final class Worker: Service, Sendable {
         // A command can arrive twice (a redelivery after a crash, an outbox republished by a restarted
         // coordinator). An attempt that finished is answered with its recorded result; one that another
         // live worker is running is waited for; one whose worker died is taken over.
-        while true {
-            if !redrive, let recorded = try await runtime.store.attemptResult(attempt) {
+        claiming: while true {
+            switch try await runtime.store.claim(attempt, worker: workerID, now: runtime.clock(), staleAfter: Self.claimStaleAfter) {
+            case .finished(let recorded) where !redrive:
                 runtime.logger.info("attempt \(attempt) already finished; republishing its result")
-                let event = try CloudEvent(structuredJSON: recorded)
-                try await runtime.publish(event, to: runtime.topics.taskResults, key: attempt.runID)
+                try await runtime.publish(try CloudEvent(structuredJSON: recorded), to: runtime.topics.taskResults, key: attempt.runID)
                 return
+            case .finished, .claimed:
+                break claiming
+            case .heldElsewhere:
+                try await Task.sleep(for: Self.claimHeartbeat)
             }
-            if try await runtime.store.claimAttempt(attempt, worker: workerID, now: runtime.clock(), staleAfter: Self.claimStaleAfter) {
-                break
-            }
-            try await Task.sleep(for: Self.claimHeartbeat)
         }
         let heartbeat = Task {
             while !Task.isCancelled {
                 try await Task.sleep(for: Self.claimHeartbeat)
-                _ = try await runtime.store.claimAttempt(attempt, worker: workerID, now: runtime.clock(), staleAfter: Self.claimStaleAfter)
+                _ = try await runtime.store.claim(attempt, worker: workerID, now: runtime.clock(), staleAfter: Self.claimStaleAfter)
             }
         }
         defer { heartbeat.cancel() }

@@ -135,7 +135,7 @@ public actor StateStore {
 
     public func pendingOutbox(limit: Int = 1000) throws -> [(id: Int64, entry: OutboxEntry)] {
         try db.query("SELECT id, topic, record_key, event FROM lockstep_outbox ORDER BY id LIMIT $1", .int(Int64(limit))).map {
-            (Int64($0[0] ?? "") ?? 0, OutboxEntry(topic: $0[1] ?? "", key: $0[2] ?? "", eventJSON: $0[3] ?? ""))
+            (Int64($0[0] ?? "") ?? 0, try OutboxEntry(topic: $0[1] ?? "", key: $0[2] ?? "", eventJSON: $0[3] ?? ""))
         }
     }
 
@@ -186,19 +186,41 @@ public actor StateStore {
             .text(attempt.description), .text(eventJSON), .int(Int64(at.timeIntervalSince1970 * 1000)))
     }
 
-    /// Claims an attempt for `worker`, or renews its claim: true unless another worker renewed its
-    /// claim within `staleAfter` (it is alive and running the attempt).
-    public func claimAttempt(_ attempt: AttemptID, worker: String, now: Date, staleAfter: Duration) throws -> Bool {
+    /// What a worker may do with an attempt it received.
+    public enum AttemptClaim: Sendable, Equatable {
+        /// It finished before: here is its recorded result event.
+        case finished(resultJSON: String)
+        /// It is this worker's to run (new, or its previous worker stopped renewing the claim).
+        case claimed
+        /// Another worker renewed its claim within `staleAfter`: it is alive and running it.
+        case heldElsewhere
+    }
+
+    /// Looks for the attempt's recorded result, else claims it for `worker` (or renews its claim).
+    public func claim(_ attempt: AttemptID, worker: String, now: Date, staleAfter: Duration) throws -> AttemptClaim {
+        if let recorded = try attemptResult(attempt) { return .finished(resultJSON: recorded) }
         let nowMs = Int64(now.timeIntervalSince1970 * 1000)
-        let rows = try db.query(
-            """
+        let sql = """
             INSERT INTO lockstep_claims (attempt_id, worker, heartbeat_ms) VALUES ($1, $2, $3)
             ON CONFLICT (attempt_id) DO UPDATE SET worker = excluded.worker, heartbeat_ms = excluded.heartbeat_ms
             WHERE lockstep_claims.worker = excluded.worker OR lockstep_claims.heartbeat_ms < $4
             RETURNING worker
-            """,
-            .text(attempt.description), .text(worker), .int(nowMs), .int(nowMs - staleAfter.milliseconds))
-        return !rows.isEmpty
+            """
+        let parameters: [SQLValue] = [.text(attempt.description), .text(worker), .int(nowMs), .int(nowMs - staleAfter.milliseconds)]
+        // A claim is worth no fsync: after a crash it only has to go stale, which a lost one already is.
+        let rows: [[String?]]
+        switch db.dialect {
+        case .sqlite:
+            try db.execute("PRAGMA synchronous=OFF")
+            defer { try? db.execute("PRAGMA synchronous=FULL") }
+            rows = try db.query(sql, parameters)
+        case .postgres:
+            rows = try db.transaction {
+                try db.execute("SET LOCAL synchronous_commit TO off")
+                return try db.query(sql, parameters)
+            }
+        }
+        return rows.isEmpty ? .heldElsewhere : .claimed
     }
 
     // MARK: Scheduler
@@ -218,15 +240,27 @@ public actor StateStore {
     }
 }
 
-/// An event waiting in the outbox: where it goes and the structured CloudEvent JSON.
+/// An event waiting in the outbox: where it goes and the event, kept as structured CloudEvent JSON.
 public struct OutboxEntry: Sendable, Hashable {
     public var topic: String
     public var key: String
     public var eventJSON: String
-    public init(topic: String, key: String, eventJSON: String) {
+    /// The record to publish (binary mode).
+    public var record: OutgoingRecord
+
+    public init(topic: String, key: String, event: CloudEvent) {
+        self.topic = topic
+        self.key = key
+        eventJSON = event.structuredJSON
+        record = event.record(topic: topic, key: key)
+    }
+
+    /// An entry read back from the store.
+    public init(topic: String, key: String, eventJSON: String) throws {
         self.topic = topic
         self.key = key
         self.eventJSON = eventJSON
+        record = try CloudEvent(structuredJSON: eventJSON).record(topic: topic, key: key)
     }
 }
 
