@@ -7,7 +7,7 @@ ROOT=$PWD
 
 bash scripts/install-deps.sh
 echo "==> building lockstep"
-swift build --product lockstep 2>&1 | grep -E 'error|warning: unre|Compiling lockstep|Build complete' || true
+swift build --product lockstep 2>&1 | grep -E '^error|: error:|Build complete' || true
 BIN="$(swift build --show-bin-path)/lockstep"
 [ -x "$BIN" ] || { echo "build failed"; exit 1; }
 
@@ -93,7 +93,7 @@ echo
 echo "==> integration report"
 for report in "$WORK"/reports/noblestride_integration_report_*.json; do
   echo "$report"
-  python3 -m json.tool "$report" | head -40
+  python3 -m json.tool "$report"
 done
 [ $status -eq 0 ] && echo && echo "demo: both pipelines succeeded" || { echo "demo: a pipeline failed; logs in $WORK (KEEP_DEMO=1 keeps them)"; tail -20 "$WORK/standalone.log"; }
 exit $status

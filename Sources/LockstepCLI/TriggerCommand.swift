@@ -27,6 +27,8 @@ struct TriggerCommand: AsyncParsableCommand {
             guard let d = ISO8601.parse(text) else { throw ValidationError("--logical-date must be ISO 8601") }
             return d
         } ?? runtime.clock()
+        // Follow from before the request, so no step of the run can be missed.
+        let follower = wait ? try await RunFollower.start(runtime: runtime, since: runtime.clock().addingTimeInterval(-1)) : nil
         let eventID = UUID().uuidString
         var data = WireObject()
         data["dag_id"] = .string(dag)
@@ -44,49 +46,8 @@ struct TriggerCommand: AsyncParsableCommand {
             await runtime.bus.close()
             return
         }
-        let outcome = try await RunFollower(store: runtime.store).follow(runID, timeout: timeout)
+        let outcome = try await follower?.follow(runID, timeout: timeout)
         await runtime.bus.close()
         if outcome != .succeeded { throw ExitCode(outcome == nil ? 3 : 1) }
-    }
-}
-
-/// Prints a run's task changes as they happen, by watching the state store.
-struct RunFollower {
-    let store: StateStore
-
-    func follow(_ runID: RunID, timeout: Double) async throws -> RunState? {
-        let deadline = Date().addingTimeInterval(timeout)
-        var seen: [String: String] = [:]
-        var runState: RunState?
-        while Date() < deadline {
-            if let run = try await store.run(runID) {
-                if run.state != runState {
-                    runState = run.state
-                    print("  run \(run.id): \(run.statusText)")
-                }
-                for id in run.tasks.keys.sorted(by: { order(run, $0) < order(run, $1) }) {
-                    let task = run.tasks[id]!
-                    let line = "\(task.state.rawValue) try \(task.tryNumber)/\(task.maxTries)"
-                    if seen[id] != line {
-                        seen[id] = line
-                        var detail = ""
-                        if let error = task.lastError, task.state == .failed || task.state == .upForRetry { detail = " — \(error.message)" }
-                        if !task.warnings.isEmpty { detail += " (warnings: \(task.warnings.joined(separator: "; ")))" }
-                        print("    \(id): \(line)\(detail)")
-                    }
-                }
-                if run.state.isTerminal {
-                    if let failure = run.failure, run.state != .succeeded { print("  cause: \(failure)") }
-                    return run.state
-                }
-            }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        print("  gave up waiting for \(runID) after \(Int(timeout)) s")
-        return nil
-    }
-
-    private func order(_ run: DagRun, _ task: String) -> Date {
-        run.tasks[task]?.attempts.first?.scheduledAt ?? .distantFuture
     }
 }
