@@ -190,3 +190,23 @@ struct CountedNap: TaskOperator {
         #expect(watcherRuns.isEmpty)
     }
 }
+
+@Suite struct CancellationTests {
+    @Test func cancellingARunStopsItsRunningAttemptOnTheWorker() async throws {
+        let dag = DagSpec(id: "long", tasks: [task("nap", "sleep", params: ["seconds": 60])])
+        let system = try await InProcessLockstep(dags: [dag])
+        system.start()
+        let runID = try await system.trigger("long")
+        while try await system.runtime.store.run(runID)?.tasks["nap"]?.state != .running { try await Task.sleep(for: .milliseconds(10)) }
+        try await OpsActions(runtime: system.runtime, actor: "test").cancel(runID, reason: "not needed")
+        let run = try await system.waitForRun(runID)
+        // The worker notices at its next heartbeat and stops the operator long before its 60 s.
+        let results = try await system.events(on: system.runtime.topics.taskResults, until: {
+            $0.contains { $0.type == EventType.attemptFailed && $0.data?["run_id"]?.stringValue == runID }
+        }, timeout: .seconds(20))
+        await system.close()
+        #expect(run.state == .cancelled && run.tasks["nap"]?.state == .cancelled)
+        let stopped = results.first { $0.type == EventType.attemptFailed && $0.data?["run_id"]?.stringValue == runID }
+        #expect(stopped?.data?["error"]?["category"] == "cancelled")
+    }
+}

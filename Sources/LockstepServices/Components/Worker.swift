@@ -123,17 +123,24 @@ public final class Worker: Service, Sendable {
                 try await Task.sleep(for: Self.claimHeartbeat)
             }
         }
+        try await publishResult(.taskStarted(attempt, worker: workerID), id: "started/\(attempt)/\(runtime.instance)")
+
+        let deadline = ContinuousClock.now + (dispatch.timeout ?? options.defaultTimeout)
+        let execution = Task { await self.execute(dispatch, deadline: deadline) }
         let heartbeat = Task {
             while !Task.isCancelled {
                 try await Task.sleep(for: Self.claimHeartbeat)
                 _ = try await runtime.store.claim(attempt, worker: workerID, now: runtime.clock(), staleAfter: Self.claimStaleAfter)
+                // The run was cancelled or the attempt timed out meanwhile: its result no longer counts.
+                if try await runtime.store.isAbandoned(attempt) {
+                    runtime.logger.info("attempt \(attempt) was abandoned; stopping it")
+                    execution.cancel()
+                    return
+                }
             }
         }
         defer { heartbeat.cancel() }
-        try await publishResult(.taskStarted(attempt, worker: workerID), id: "started/\(attempt)/\(runtime.instance)")
-
-        let deadline = ContinuousClock.now + (dispatch.timeout ?? options.defaultTimeout)
-        let outcome = await execute(dispatch, deadline: deadline)
+        let outcome = await execution.value
         let result: EngineEvent
         var emitted: [EmittedEvent] = []
         switch outcome {

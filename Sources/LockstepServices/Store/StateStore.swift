@@ -186,6 +186,14 @@ public actor StateStore {
             .text(attempt.description), .text(eventJSON), .int(Int64(at.timeIntervalSince1970 * 1000)))
     }
 
+    /// True when the engine no longer waits for this attempt (its run ended, or it timed out and a
+    /// later try took its place). Unknown runs are not abandoned: the coordinator may not have
+    /// committed them yet.
+    public func isAbandoned(_ attempt: AttemptID) throws -> Bool {
+        guard let run = try run(attempt.runID), let task = run.tasks[attempt.taskID] else { return false }
+        return run.state != .running || task.tryNumber != attempt.tryNumber || !task.state.isInFlight
+    }
+
     /// What a worker may do with an attempt it received.
     public enum AttemptClaim: Sendable, Equatable {
         /// It finished before: here is its recorded result event.
