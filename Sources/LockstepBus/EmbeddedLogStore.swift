@@ -11,9 +11,7 @@ final class EmbeddedLogStore {
     init(path: String, createSchema: Bool = true) throws(EmbeddedBusError) {
         connection = try SQLiteConnection(path: path)
         guard createSchema else { return }
-        // WAL: readers never block the writer or each other. FULL: the WAL is fsynced at every commit,
-        // so a commit that returned survives a power cut or kill -9, not only a process crash.
-        try connection.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;")
+        try connection.useWriteAheadLog()
         try connection.execute("""
             CREATE TABLE IF NOT EXISTS topics(
                 name TEXT PRIMARY KEY, partitions INTEGER NOT NULL, created_us INTEGER NOT NULL);

@@ -47,6 +47,26 @@ package final class SQLiteConnection {
         }
     }
 
+    /// WAL (readers never block the writer or each other) and FULL sync (a commit that returned
+    /// survives a power cut or kill -9). Switching a new file to WAL needs a moment of exclusive
+    /// access that another process opening it at the same time may hold, and SQLite reports that as
+    /// busy without waiting, so it is retried here for up to 10 s.
+    package func useWriteAheadLog() throws(EmbeddedBusError) {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while true {
+            do {
+                try execute("PRAGMA journal_mode=WAL")
+                break
+            } catch {
+                guard case .sqlite(_, _, let code, _) = error, code & 0xff == SQLITE_BUSY || code & 0xff == SQLITE_LOCKED,
+                    ContinuousClock.now < deadline
+                else { throw error }
+                usleep(20_000)
+            }
+        }
+        try execute("PRAGMA synchronous=FULL")
+    }
+
     /// A prepared statement for `sql`, reset and with its bindings cleared.
     package func statement(_ sql: String) throws(EmbeddedBusError) -> SQLiteStatement {
         guard let handle else { throw .closed(path: path) }

@@ -52,9 +52,9 @@ public final class Coordinator: Service, Sendable {
                 for try await records in consumer.batches(max: Self.maxBatch).cancelOnGracefulShutdown() {
                     var step = StepOutput()
                     for record in records {
-                        guard let event = try await decode(record) else { continue }
-                        apply(event, from: record, to: &state, into: &step)
                         pending["\(record.topic)/\(record.position.partition)"] = record.position
+                        guard let event = try await decode(record) else { continue }  // dead-lettered or audit-only
+                        apply(event, from: record, to: &state, into: &step)
                     }
                     sent = try await finish(step, state: &state, timers: timerWheel, sent: sent)
                     if !pending.isEmpty && ContinuousClock.now - lastCommit > Self.commitInterval {

@@ -11,8 +11,7 @@ package final class SQLiteDatabase: SQLDatabase {
         try FileManager.default.createDirectory(
             at: URL(fileURLWithPath: path).deletingLastPathComponent(), withIntermediateDirectories: true)
         connection = try SQLiteConnection(path: path)
-        try connection.execute("PRAGMA journal_mode=WAL")
-        try connection.execute("PRAGMA synchronous=FULL")
+        try connection.useWriteAheadLog()
     }
 
     @discardableResult
