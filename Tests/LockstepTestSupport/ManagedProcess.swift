@@ -18,7 +18,7 @@ public final class ManagedProcess: @unchecked Sendable {
         let logDir = FileManager.default.temporaryDirectory.appendingPathComponent("lockstep-test-logs")
         try FileManager.default.createDirectory(at: logDir, withIntermediateDirectories: true)
         logURL = logDir.appendingPathComponent("\(name)-\(UUID().uuidString.prefix(8)).log")
-        FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
         let log = try FileHandle(forWritingTo: logURL)
         process = Process()
         process.executableURL = URL(fileURLWithPath: executable)

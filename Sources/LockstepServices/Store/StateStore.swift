@@ -28,7 +28,7 @@ public actor StateStore {
         case .postgres(let uri): db = try PostgresDatabase(uri: uri)
         }
         self.db = db
-        try await migrate()
+        try migrate()
     }
 
     private func migrate() throws {
