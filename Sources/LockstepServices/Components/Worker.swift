@@ -132,7 +132,8 @@ public final class Worker: Service, Sendable {
                 try await Task.sleep(for: Self.claimHeartbeat)
                 _ = try await runtime.store.claim(attempt, worker: workerID, now: runtime.clock(), staleAfter: Self.claimStaleAfter)
                 // The run was cancelled or the attempt timed out meanwhile: its result no longer counts.
-                if try await runtime.store.isAbandoned(attempt) {
+                // (A redriven dead letter belongs to a finished run on purpose: it runs to the end.)
+                if !redrive, try await runtime.store.isAbandoned(attempt) {
                     runtime.logger.info("attempt \(attempt) was abandoned; stopping it")
                     execution.cancel()
                     return
