@@ -14,13 +14,13 @@ struct RuntimeOptions: ParsableArguments {
     var bus: String = ProcessInfo.processInfo.environment["LOCKSTEP_BUS"] ?? "embedded"
 
     @Option(help: "The state store: sqlite:PATH or postgresql://user@host:port/db (default: sqlite in the data directory). Env: LOCKSTEP_STATE.")
-    var state: String? = ProcessInfo.processInfo.environment["LOCKSTEP_STATE"]
+    var state: String?
 
     @Option(help: "Data directory: embedded log, SQLite state, model artifacts. Env: LOCKSTEP_DATA_DIR.")
     var dataDir: String = ProcessInfo.processInfo.environment["LOCKSTEP_DATA_DIR"] ?? "data"
 
     @Option(help: "Where reports are written (default: the REPORTS_DIR variable). Env: LOCKSTEP_REPORTS_DIR.")
-    var reportsDir: String? = ProcessInfo.processInfo.environment["LOCKSTEP_REPORTS_DIR"]
+    var reportsDir: String?
 
     @Option(help: "Prefix of every topic name.")
     var topicPrefix: String = ProcessInfo.processInfo.environment["LOCKSTEP_TOPIC_PREFIX"] ?? "lockstep."
@@ -31,11 +31,11 @@ struct RuntimeOptions: ParsableArguments {
     var dataDirectory: URL { URL(fileURLWithPath: dataDir) }
 
     func reportsDirectory(_ config: LockstepConfig) -> URL {
-        URL(fileURLWithPath: reportsDir ?? config.variables["REPORTS_DIR"] ?? dataDirectory.appendingPathComponent("reports").path)
+        URL(fileURLWithPath: reportsDir ?? environment("LOCKSTEP_REPORTS_DIR") ?? config.variables["REPORTS_DIR"] ?? dataDirectory.appendingPathComponent("reports").path)
     }
 
     var storeLocation: StoreLocation {
-        StoreLocation(state ?? "sqlite:" + dataDirectory.appendingPathComponent("state.sqlite").path)
+        StoreLocation(state ?? environment("LOCKSTEP_STATE") ?? "sqlite:" + dataDirectory.appendingPathComponent("state.sqlite").path)
     }
 
     func makeBus(logger: Logger) throws -> any EventBus {
@@ -63,4 +63,10 @@ struct RuntimeOptions: ParsableArguments {
             bus: bus, store: store, topics: Topics(prefix: topicPrefix), dags: dags, config: config, logger: logger,
             instance: "\(component)-\(Runtime.defaultInstance)")
     }
+}
+
+/// An environment variable standing in for an optional flag the user did not pass. (Read at use,
+/// not as the flag's default: argument-parser deprecates defaults on optional options.)
+func environment(_ name: String) -> String? {
+    ProcessInfo.processInfo.environment[name].flatMap { $0.isEmpty ? nil : $0 }
 }

@@ -31,7 +31,7 @@ struct TasksCommand: AsyncParsableCommand {
         @Option(help: "Data directory for artifacts. Env: LOCKSTEP_DATA_DIR.")
         var dataDir: String = ProcessInfo.processInfo.environment["LOCKSTEP_DATA_DIR"] ?? "data"
         @Option(help: "Reports directory (default: the REPORTS_DIR variable, else DATA_DIR/reports). Env: LOCKSTEP_REPORTS_DIR.")
-        var reportsDir: String? = ProcessInfo.processInfo.environment["LOCKSTEP_REPORTS_DIR"]
+        var reportsDir: String?
         @Option(help: "Log level for the operator's log lines on standard error.") var logLevel: String = "info"
 
         func run() async throws {
@@ -62,7 +62,7 @@ struct TasksCommand: AsyncParsableCommand {
                 params: taskSpec.params, conf: try runConf(dagSpec), upstream: upstream,
                 variables: config.variables, connections: config.connections, deadline: .now + budget,
                 dataDirectory: data,
-                reportsDirectory: URL(fileURLWithPath: reportsDir ?? config.variables["REPORTS_DIR"] ?? data.appendingPathComponent("reports").path),
+                reportsDirectory: URL(fileURLWithPath: reportsDir ?? environment("LOCKSTEP_REPORTS_DIR") ?? config.variables["REPORTS_DIR"] ?? data.appendingPathComponent("reports").path),
                 now: now, logger: logger)
 
             switch await OperatorRegistry.builtin.run(taskSpec.operator, context) {

@@ -164,11 +164,18 @@ final class SystemCluster: @unchecked Sendable {
         return components[name]
     }
 
-    /// The component process whose worker id (`worker/worker-<host>-<pid>`) names `workerID`.
+    /// The component process whose worker id (`worker/<host>-<pid>/<slot>`) names `workerID`.
     func workerComponent(forWorkerID workerID: String) -> (name: String, process: ManagedProcess)? {
         lock.lock()
         defer { lock.unlock() }
-        return components.first { $0.key.hasPrefix("worker") && workerID.hasSuffix("-\($0.value.pid)") }.map { ($0.key, $0.value) }
+        return components.first { $0.key.hasPrefix("worker") && Self.pid(ofWorkerID: workerID) == $0.value.pid }.map { ($0.key, $0.value) }
+    }
+
+    /// The process id in a worker id `<name>/<host>-<pid>/<slot>`.
+    static func pid(ofWorkerID workerID: String) -> Int32? {
+        let parts = workerID.split(separator: "/")
+        guard parts.count >= 3, let pid = parts[parts.count - 2].split(separator: "-").last else { return nil }
+        return Int32(pid)
     }
 
     /// Restarts any component that is not running (a test killed it; anything else is recorded as a

@@ -135,7 +135,7 @@ struct SystemTests {
         // Started by the killed worker, then again (same try) by the survivor after the rebalance.
         #expect(napStarts.first == holderID)
         #expect(napStarts.count == 2, "nap started by \(napStarts)")
-        #expect(napStarts.last?.hasSuffix("-\(survivor.pid)") == true, "nap started by \(napStarts); survivor pid \(survivor.pid)")
+        #expect(napStarts.last.flatMap(SystemCluster.pid(ofWorkerID:)) == survivor.pid, "nap started by \(napStarts); survivor pid \(survivor.pid)")
         // Only the survivor finished it.
         #expect(Set(napSuccesses.map(\.source)).count == 1)
         #expect(napSuccesses.allSatisfy { $0.source.hasSuffix("-\(survivor.pid)") }, "\(napSuccesses.map(\.source))")

@@ -82,7 +82,10 @@ public final class Worker: Service, Sendable {
         await consumer.close()
     }
 
-    private var workerID: String { "\(options.name)/\(runtime.instance)" }
+    /// Who holds a claim: one consumer slot of this process. Per slot, not per process, because a
+    /// rebalance can hand a record that one slot is still running to another slot of the same
+    /// process; a claim shared by the two would let both run it.
+    private func claimant(slot: Int) -> String { "\(options.name)/\(runtime.instance)/\(slot)" }
 
     /// How often a running attempt's claim is renewed, and how old a claim must be to be taken over.
     static let claimHeartbeat = Duration.seconds(2)
@@ -108,6 +111,7 @@ public final class Worker: Service, Sendable {
             return
         }
         let attempt = dispatch.attempt
+        let workerID = claimant(slot: slot)
         // A command can arrive twice (a redelivery after a crash, an outbox republished by a restarted
         // coordinator). An attempt that finished is answered with its recorded result; one that another
         // live worker is running is waited for; one whose worker died is taken over.
@@ -123,7 +127,7 @@ public final class Worker: Service, Sendable {
                 try await Task.sleep(for: Self.claimHeartbeat)
             }
         }
-        try await publishResult(.taskStarted(attempt, worker: workerID), id: "started/\(attempt)/\(runtime.instance)")
+        try await publishResult(.taskStarted(attempt, worker: workerID), id: "started/\(attempt)/\(workerID)")
 
         let deadline = ContinuousClock.now + (dispatch.timeout ?? options.defaultTimeout)
         let execution = Task { await self.execute(dispatch, deadline: deadline) }

@@ -1,0 +1,48 @@
+import Foundation
+import LockstepBus
+import LockstepCore
+import LockstepOperators
+@testable import LockstepServices
+import Testing
+
+/// A rebalance can hand a record that one consumer slot is still running to another slot of the same
+/// worker process. The attempt must still run once.
+@Suite struct WorkerClaimTests {
+    @Test func twoSlotsOfOneWorkerGivenTheSameCommandRunTheAttemptOnce() async throws {
+        let counter = FlakyCounter()
+        let registry = OperatorRegistry.builtin.registering("nap", CountedNap(counter: counter))
+        let system = try await InProcessLockstep(dags: [DagSpec(id: "dup", tasks: [task("n", "nap")])], registry: registry)
+        let runtime = system.runtime
+        try await runtime.createTopics()
+        let attempt = AttemptID(runID: "dup~1", taskID: "n", tryNumber: 1)
+        let dispatch = TaskDispatch(
+            attempt: attempt, dagID: "dup", logicalDate: Date(), operator: "nap", params: [:], conf: .emptyObject,
+            inputs: [:], timeout: .seconds(30), maxTries: 1, pool: nil)
+        let command = runtime.event(
+            id: "dispatch/\(attempt)", component: "test", type: EventType.taskDispatched, subject: attempt.description,
+            data: WireCodec.encode(dispatch))
+        try await runtime.publish(command, to: runtime.topics.taskCommands, key: attempt.runID)
+        let record = try #require(
+            try await runtime.bus.read(topic: runtime.topics.taskCommands, from: .beginning, to: .latest).readAll().first)
+
+        // Not started as a service: the test plays the two consumer slots itself.
+        let worker = Worker(runtime: runtime, registry: registry, options: Worker.Options(concurrency: 2, dataDirectory: system.directory, reportsDirectory: system.directory))
+        let first = Task { try await worker.handle(record, slot: 0) }
+        while await counter.count("\(attempt.runID)/n") == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        // Slot 0 is inside the operator now; slot 1 receives the same record.
+        try await worker.handle(record, slot: 1)
+        try await first.value
+
+        let results = try await system.events(on: runtime.topics.taskResults) {
+            $0.filter { $0.type == EventType.attemptSucceeded }.count >= 2
+        }
+        await system.close()
+        #expect(await counter.count("\(attempt.runID)/n") == 1)
+        let starts = results.filter { $0.type == EventType.attemptStarted }
+        #expect(starts.count == 1, "started by \(starts.compactMap { $0.data?["worker"]?.stringValue })")
+        let successes = results.filter { $0.type == EventType.attemptSucceeded }
+        // Slot 1 waited for slot 0's claim, then told slot 0's recorded result again.
+        #expect(successes.count == 2)
+        #expect(Set(successes.map(\.id)).count == 1)
+    }
+}
