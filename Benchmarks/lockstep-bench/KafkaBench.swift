@@ -5,21 +5,24 @@ import LockstepKafka
 
 /// KafkaBus against raw librdkafka (the C API, same settings) on a Tansu broker this bench starts:
 /// publish→consume latency one record at a time (publish, wait for its delivery report, consume it) and
-/// bulk throughput (publish in batches of 1000 awaiting every delivery report, then consume all).
+/// bulk throughput (publish in batches of 1000 awaiting every delivery report, then consume all, three
+/// times with fresh groups, alternating raw and bus: one read takes a fraction of a second here, so a
+/// single one mostly measures the neighbours).
 enum KafkaBench {
     static let rounds = Int(ProcessInfo.processInfo.environment["LOCKSTEP_BENCH_ROUNDS"] ?? "") ?? 1_000
     static let warmup = 50
-    static let bulkRecords = Int(ProcessInfo.processInfo.environment["LOCKSTEP_BENCH_RECORDS"] ?? "") ?? 50_000
+    static let bulkRecords = Int(ProcessInfo.processInfo.environment["LOCKSTEP_BENCH_RECORDS"] ?? "") ?? 200_000
+    static let consumeRounds = 3
     static let bulkBatch = 1_000
     static let payload = [UInt8](repeating: 0x61, count: 100)
 
-    /// Both sides: the bus's required settings plus the Tansu tolerances the tests use.
-    static let common = [
+    /// Both sides: the bus's required settings and consumer defaults, plus the Tansu tolerances the tests use.
+    static let common = KafkaConsumerDefaults.properties.merging([
         "enable.idempotence": "true", "acks": "all", "partitioner": "murmur2_random",
         "enable.auto.commit": "false", "enable.auto.offset.store": "false", "auto.offset.reset": "earliest",
         "partition.assignment.strategy": "cooperative-sticky",
         "fetch.wait.max.ms": "10", "session.timeout.ms": "6000", "heartbeat.interval.ms": "500",
-    ]
+    ]) { _, bench in bench }
     /// Latency runs send one record at a time: no batching delay on either side.
     static let latencySettings = common.merging(["linger.ms": "0"]) { _, new in new }
     static let bulkSettings = common
@@ -46,10 +49,19 @@ enum KafkaBench {
         let rawLatency = try await onThread { try RawKafka.pingPong(servers: servers, topic: "bench.raw.ping") }
         progress("KafkaBus ping-pong")
         let busLatency = try await busPingPong(servers: servers, topic: "bench.bus.ping")
-        progress("raw bulk")
-        let rawBulk = try await onThread { try RawKafka.bulk(servers: servers, topic: "bench.raw.bulk") }
-        progress("KafkaBus bulk")
-        let busBulk = try await busBulk(servers: servers, topic: "bench.bus.bulk")
+        progress("raw bulk publish")
+        let rawPublish = try await onThread { try RawKafka.bulkPublish(servers: servers, topic: "bench.raw.bulk") }
+        progress("KafkaBus bulk publish")
+        let busPublish = try await busBulkPublish(servers: servers, topic: "bench.bus.bulk")
+        var rawReads: [Double] = [], busReads: [Double] = [], busBatchReads: [Double] = []
+        for round in 0..<consumeRounds {
+            progress("bulk consume, round \(round + 1) of \(consumeRounds)")
+            rawReads.append(try await onThread {
+                try RawKafka.bulkConsume(servers: servers, topic: "bench.raw.bulk", group: "bench-raw-bulk-\(round)")
+            })
+            busReads.append(try await busConsume(servers: servers, topic: "bench.bus.bulk", group: "bench-bus-bulk-\(round)", batch: nil))
+            busBatchReads.append(try await busConsume(servers: servers, topic: "bench.bus.bulk", group: "bench-bus-batch-\(round)", batch: batchSize))
+        }
 
         let (rawP50, rawP99) = percentiles(rawLatency), (busP50, busP99) = percentiles(busLatency)
         func row(_ name: String, _ raw: Double, _ bus: Double, _ unit: String, lowerIsBetter: Bool) {
@@ -60,11 +72,12 @@ enum KafkaBench {
         print("".padding(toLength: 28, withPad: " ", startingAt: 0) + "         raw     KafkaBus            KafkaBus/raw cost")
         row("publish→consume p50", rawP50, busP50, "ms", lowerIsBetter: true)
         row("publish→consume p99", rawP99, busP99, "ms", lowerIsBetter: true)
-        row("bulk publish", rawBulk.publish, busBulk.publish, "rec/s", lowerIsBetter: false)
-        row("bulk consume", rawBulk.consume, busBulk.consume, "rec/s", lowerIsBetter: false)
-        row("bulk consume, buffer \(catchUpBuffer)", rawBulk.consume, busBulk.catchUp, "rec/s", lowerIsBetter: false)
-        print("(bulk consume: buffer \(KafkaConfig(bootstrapServers: []).consumerBufferCapacity) records is the default; "
-            + "raw librdkafka prefetches up to queued.min.messages = 100000)")
+        row("bulk publish", rawPublish, busPublish, "rec/s", lowerIsBetter: false)
+        row("bulk consume, next()", median(rawReads), median(busReads), "rec/s", lowerIsBetter: false)
+        row("bulk consume, nextBatch(\(batchSize))", median(rawReads), median(busBatchReads), "rec/s", lowerIsBetter: false)
+        print("(consume: median of \(consumeRounds) reads of \(bulkRecords) records each; raw: \(rawReads.map { String(format: "%.0f", $0) }.joined(separator: ", ")); "
+            + "KafkaBus: \(busReads.map { String(format: "%.0f", $0) }.joined(separator: ", "))"
+            + "; raw reads one message per rd_kafka_consumer_poll in both rows)")
     }
 
     // MARK: KafkaBus side
@@ -84,7 +97,7 @@ enum KafkaBench {
         return samples
     }
 
-    static func busBulk(servers: String, topic: String) async throws -> (publish: Double, consume: Double, catchUp: Double) {
+    static func busBulkPublish(servers: String, topic: String) async throws -> Double {
         let bus = try KafkaBus(config: KafkaConfig(bootstrapServers: [servers], properties: bulkSettings))
         let batch = (0..<bulkBatch).map { OutgoingRecord(topic: topic, key: "k\($0 % 16)", value: payload) }
         try await bus.publish(batch[0])  // connect before timing
@@ -92,24 +105,28 @@ enum KafkaBench {
         for _ in 0..<(bulkRecords / bulkBatch) { try await bus.publish(batch) }
         let publishRate = Double(bulkRecords) / seconds(ContinuousClock.now - start)
         await bus.close()
-        let defaultRate = try await busConsume(servers: servers, topic: topic, group: "bench-bus-bulk", buffer: nil)
-        let catchUpRate = try await busConsume(servers: servers, topic: topic, group: "bench-bus-catch-up", buffer: catchUpBuffer)
-        return (publishRate, defaultRate, catchUpRate)
+        return publishRate
     }
 
-    /// A consumer that does nothing with its records drains the buffer faster than a paused partition
-    /// is fetched again, so the buffer size decides this number; real handlers hide the refetch.
-    static let catchUpBuffer = 20_000
+    /// The coordinator reads in batches (one store transaction each); workers one record at a time.
+    static let batchSize = 500
 
-    static func busConsume(servers: String, topic: String, group: String, buffer: Int?) async throws -> Double {
-        var config = KafkaConfig(bootstrapServers: [servers], properties: bulkSettings)
-        if let buffer { config.consumerBufferCapacity = buffer }
-        let bus = try KafkaBus(config: config)
+    static func busConsume(servers: String, topic: String, group: String, batch: Int?) async throws -> Double {
+        let bus = try KafkaBus(config: KafkaConfig(bootstrapServers: [servers], properties: bulkSettings))
         let consumer = try await bus.subscribe(group: group, topics: [topic])
         guard try await consumer.next() != nil else { throw BenchError("consumer closed") }  // the join is not timed
         let start = ContinuousClock.now
-        for _ in 0..<bulkRecords {
-            guard try await consumer.next() != nil else { throw BenchError("consumer closed") }
+        if let batch {
+            var read = 0
+            while read < bulkRecords {
+                let records = try await consumer.nextBatch(max: min(batch, bulkRecords - read))
+                guard !records.isEmpty else { throw BenchError("consumer closed") }
+                read += records.count
+            }
+        } else {
+            for _ in 0..<bulkRecords {
+                guard try await consumer.next() != nil else { throw BenchError("consumer closed") }
+            }
         }
         let rate = Double(bulkRecords) / seconds(ContinuousClock.now - start)
         await consumer.close()
@@ -122,6 +139,8 @@ enum KafkaBench {
     static func progress(_ step: String) {
         FileHandle.standardError.write(Data("  … \(step)\n".utf8))
     }
+
+    static func median(_ samples: [Double]) -> Double { samples.sorted()[samples.count / 2] }
 
     static func percentiles(_ samples: [Double]) -> (Double, Double) {
         let sorted = samples.sorted()
@@ -320,7 +339,7 @@ enum RawKafka {
         return samples
     }
 
-    static func bulk(servers: String, topic: String) throws -> (publish: Double, consume: Double) {
+    static func bulkPublish(servers: String, topic: String) throws -> Double {
         let deliveries = Deliveries()
         let producer = try producer(servers: servers, settings: KafkaBench.bulkSettings, deliveries: deliveries)
         defer { rd_kafka_destroy(producer) }
@@ -340,8 +359,11 @@ enum RawKafka {
         }
         let publishRate = Double(KafkaBench.bulkRecords) / KafkaBench.seconds(ContinuousClock.now - start)
         guard deliveries.failed == 0 else { throw BenchError("\(deliveries.failed) deliveries failed") }
+        return publishRate
+    }
 
-        let consumer = try consumer(servers: servers, settings: KafkaBench.bulkSettings, group: "bench-raw-bulk", topic: topic)
+    static func bulkConsume(servers: String, topic: String, group: String) throws -> Double {
+        let consumer = try consumer(servers: servers, settings: KafkaBench.bulkSettings, group: group, topic: topic)
         defer {
             rd_kafka_consumer_close(consumer)
             rd_kafka_destroy(consumer)
@@ -349,7 +371,6 @@ enum RawKafka {
         nextMessage(consumer)  // the join is not timed
         let consumeStart = ContinuousClock.now
         for _ in 0..<KafkaBench.bulkRecords { nextMessage(consumer) }
-        let consumeRate = Double(KafkaBench.bulkRecords) / KafkaBench.seconds(ContinuousClock.now - consumeStart)
-        return (publishRate, consumeRate)
+        return Double(KafkaBench.bulkRecords) / KafkaBench.seconds(ContinuousClock.now - consumeStart)
     }
 }

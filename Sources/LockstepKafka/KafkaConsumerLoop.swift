@@ -6,10 +6,13 @@ import Logging
 /// The poll thread and bounded record buffer shared by the group consumer and the bounded reader.
 ///
 /// The poll thread moves records from librdkafka into a buffer of at most `capacity` records (plus at
-/// most one poll batch already in flight when it filled); when the buffer is full it pauses the assigned partitions, so
-/// librdkafka stops fetching instead of either side buffering without bound, and `next()` resumes them
-/// once the reader has drained half. Subclasses decide which records pass (`accept`), react to
-/// partition EOF and rebalances, and run their setup and teardown on the same thread.
+/// most one poll batch already in flight when it filled). When the buffer is full the thread stops
+/// polling until the reader has drained half, so fetched records wait in librdkafka's own queue, which
+/// bounds itself (`queued.max.messages.kbytes`). A reader that stays slow for `pauseAfter` gets its
+/// partitions paused instead, so the thread can go on serving rebalances and jobs; pausing is kept for
+/// that case only because librdkafka drops a paused partition's prefetched records and fetches them
+/// again on resume. Subclasses decide which records pass (`accept`), react to partition EOF and
+/// rebalances, and run their setup and teardown on the same thread.
 class KafkaConsumerLoop: KafkaCallbackContext, @unchecked Sendable {
     // Safe to share: `handle`/`queue`/`thread` are set once in `start` before any other thread can see
     // them; the buffer, waiter and flags below are guarded by `lock`; `assignment` is only
@@ -19,7 +22,8 @@ class KafkaConsumerLoop: KafkaCallbackContext, @unchecked Sendable {
     private(set) var thread: KafkaThread!
     let label: String
     private let capacity: Int
-    private let lock = NSLock()
+    /// Guards the state below; signalled when the reader makes room or a job arrives.
+    private let lock = NSCondition()
     private var buffer = RecordRing()
     private var waiter: CheckedContinuation<BusRecord?, Error>?
     private var finished = false
@@ -27,6 +31,17 @@ class KafkaConsumerLoop: KafkaCallbackContext, @unchecked Sendable {
     /// Fetching is paused because the buffer filled (changed on the poll thread, read by `next()`).
     private var paused = false
     private var resumeScheduled = false
+    /// The poll thread waits for room (it is full, not yet paused); `next()` signals when it has some.
+    private var waitingForRoom = false
+    /// A job arrived for the poll thread: cut a wait for room short.
+    private var jobPending = false
+    /// Since when the buffer has been full without room appearing (poll thread only).
+    private var fullSince: ContinuousClock.Instant?
+    /// How often fetching was paused for a slow reader (for tests and diagnostics).
+    private var pauses = 0
+    var fetchPauses: Int { lock.withLock { pauses } }
+    /// How long a full buffer may wait for the reader before its partitions are paused.
+    static let pauseAfter = Duration.milliseconds(500)
     private var closing = false
     private var destroyed = false
     /// Partitions this handle currently reads (poll thread only).
@@ -35,6 +50,7 @@ class KafkaConsumerLoop: KafkaCallbackContext, @unchecked Sendable {
     /// keeps a topic handle alive as long as the client, so the pointer identifies the topic).
     private var pending: [BusRecord] = []
     private var topicNames: [OpaquePointer: String] = [:]
+    private var lastTopic: (handle: OpaquePointer, name: String)?
 
     init(config: KafkaConfig, logger: Logger, label: String) {
         self.label = label
@@ -46,7 +62,8 @@ class KafkaConsumerLoop: KafkaCallbackContext, @unchecked Sendable {
     func start(config: KafkaConfig, defaults: [String: String], required: [String: String],
                configure: (OpaquePointer) -> Void = { _ in }) throws {
         handle = try KafkaClientHandle.create(
-            type: RD_KAFKA_CONSUMER, config: config, defaults: defaults, required: required, context: self,
+            type: RD_KAFKA_CONSUMER, config: config, defaults: KafkaConsumerDefaults.properties.merging(defaults) { $1 },
+            required: required, context: self,
             configure: configure)
         // Serve logs, errors and rebalances from the consumer queue, i.e. from our own poll calls.
         rd_kafka_poll_set_consumer(handle)
@@ -55,7 +72,13 @@ class KafkaConsumerLoop: KafkaCallbackContext, @unchecked Sendable {
         thread = KafkaThread(
             name: "lockstep-kafka-\(label)",
             step: { [self] in pollOnce(handle.raw) },
-            wake: { rd_kafka_queue_yield(queue.raw) })
+            wake: { [self] in
+                lock.withLock {
+                    jobPending = true
+                    if waitingForRoom { lock.signal() }
+                }
+                rd_kafka_queue_yield(queue.raw)
+            })
     }
 
     /// The handle, or nil once destroyed (a job that lost the race with `close`).
@@ -70,6 +93,7 @@ class KafkaConsumerLoop: KafkaCallbackContext, @unchecked Sendable {
     /// One wait for messages and events, then whatever else is already queued (up to a batch), so a
     /// fast reader pays one wake-up and one lock per batch rather than per record.
     private func pollOnce(_ handle: OpaquePointer) {
+        guard waitForRoom() else { return }
         var timeout: Int32 = 200
         for _ in 0..<256 {
             guard let message = rd_kafka_consumer_poll(handle, timeout) else { break }
@@ -114,9 +138,10 @@ class KafkaConsumerLoop: KafkaCallbackContext, @unchecked Sendable {
     /// The message's topic name, cached per librdkafka topic handle (one String, not one per record).
     func topicName(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> String {
         guard let rkt = message.pointee.rkt else { return "" }
-        if let name = topicNames[rkt] { return name }
-        let name = String(cString: rd_kafka_topic_name(rkt))
+        if rkt == lastTopic?.handle, let name = lastTopic?.name { return name }  // runs of one topic: no hashing
+        let name = topicNames[rkt] ?? String(cString: rd_kafka_topic_name(rkt))
         topicNames[rkt] = name
+        lastTopic = (rkt, name)
         return name
     }
 
@@ -135,12 +160,47 @@ class KafkaConsumerLoop: KafkaCallbackContext, @unchecked Sendable {
         let first = waiter.map { waiter in (waiter, rest.removeFirst()) }
         if first != nil { waiter = nil }
         buffer.append(contentsOf: rest)
-        // Decided under the lock, so `next()` never misses that a resume is needed once it drains.
-        let pause = buffer.count >= capacity && !paused
-        if pause { paused = true }
         lock.unlock()
         if let (waiter, record) = first { waiter.resume(returning: record) }
-        if pause { apply(pause: true, to: assignment) }
+    }
+
+    /// Whether to poll now: true while the buffer has room, or once fetching is paused (a poll then
+    /// serves only events). On a full buffer it waits for the reader to drain half, returning false
+    /// early for a queued job; a reader that makes no room for `pauseAfter` gets its partitions paused.
+    /// Poll thread.
+    private func waitForRoom() -> Bool {
+        lock.lock()
+        jobPending = false
+        guard buffer.count >= capacity, !paused, !closing, !finished else {
+            lock.unlock()
+            fullSince = nil
+            return true
+        }
+        let since = fullSince ?? .now
+        fullSince = since
+        let remaining = Self.pauseAfter - (ContinuousClock.now - since)
+        let deadline = Date(timeIntervalSinceNow: Double(remaining.components.seconds) + Double(remaining.components.attoseconds) / 1e18)
+        waitingForRoom = true
+        while buffer.count > capacity / 2, !jobPending, !closing, Date() < deadline {
+            _ = lock.wait(until: deadline)
+        }
+        waitingForRoom = false
+        let room = buffer.count <= capacity / 2 || closing
+        let interrupted = jobPending
+        // Decided under the lock, so `next()` never misses that a resume is needed once it drains.
+        let pause = !room && !interrupted
+        if pause {
+            paused = true
+            pauses += 1
+        }
+        lock.unlock()
+        if room { fullSince = nil }
+        if pause {
+            fullSince = nil
+            apply(pause: true, to: assignment)
+            return true
+        }
+        return room
     }
 
     /// No more records will come: `next()` drains the buffer, then returns nil (or throws `error`).
@@ -207,17 +267,44 @@ class KafkaConsumerLoop: KafkaCallbackContext, @unchecked Sendable {
         return try await waitForNext()
     }
 
+    /// The next record (waiting for one), then whatever else is buffered, up to `max` in all: one
+    /// lock for the lot.
+    func nextBatch(max: Int) async throws -> [BusRecord] {
+        guard let first = try await next() else { return [] }
+        guard max > 1 else { return [first] }
+        var batch = [first]
+        popBuffered(into: &batch, max: max)
+        return batch
+    }
+
+    private func popBuffered(into batch: inout [BusRecord], max: Int) {
+        lock.lock()
+        while batch.count < max, let record = buffer.popFirst() { batch.append(record) }
+        let resume = tookRecords()
+        lock.unlock()
+        if resume { scheduleResume() }
+    }
+
     private func popBuffered() -> BusRecord? {
         lock.lock()
         guard let record = buffer.popFirst() else {
             lock.unlock()
             return nil
         }
-        let resume = paused && !resumeScheduled && buffer.count <= capacity / 2
-        if resume { resumeScheduled = true }
+        let resume = tookRecords()
         lock.unlock()
         if resume { scheduleResume() }
         return record
+    }
+
+    /// After the reader took records: whether to resume paused fetching; wakes a poll thread waiting
+    /// for room. Under `lock`.
+    private func tookRecords() -> Bool {
+        let low = buffer.count <= capacity / 2
+        let resume = paused && !resumeScheduled && low
+        if resume { resumeScheduled = true }
+        if waitingForRoom && low { lock.signal() }
+        return resume
     }
 
     private func waitForNext() async throws -> BusRecord? {
@@ -225,8 +312,7 @@ class KafkaConsumerLoop: KafkaCallbackContext, @unchecked Sendable {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<BusRecord?, Error>) in
                 lock.lock()
                 if let record = buffer.popFirst() {
-                    let resume = paused && !resumeScheduled && buffer.count <= capacity / 2
-                    if resume { resumeScheduled = true }
+                    let resume = tookRecords()
                     lock.unlock()
                     if resume { scheduleResume() }
                     continuation.resume(returning: record)

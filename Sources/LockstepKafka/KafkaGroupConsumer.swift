@@ -13,9 +13,12 @@ public final class KafkaGroupConsumer: GroupConsumer {
     }
 
     public func next() async throws -> BusRecord? { try await core.next() }
+    public func nextBatch(max: Int) async throws -> [BusRecord] { try await core.nextBatch(max: max) }
     public func commit(_ position: RecordPosition) async throws { try await core.commit(position) }
     public func seek(_ target: SeekTarget) async throws { try await core.seek(target) }
     public func close() async { await core.close(teardown: GroupConsumerCore.leave) }
+    /// How often this member paused fetching because its reader fell behind.
+    var fetchPauses: Int { core.fetchPauses }
 
     /// A member dropped without `close()` still leaves the group instead of holding its partitions.
     deinit { core.closeInBackground(teardown: GroupConsumerCore.leave) }

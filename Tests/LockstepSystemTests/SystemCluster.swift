@@ -288,8 +288,8 @@ final class SystemCluster: @unchecked Sendable {
     func lockstep(_ arguments: [String], timeout: Duration = .seconds(60)) async throws -> (status: Int32, output: String, errors: String) {
         let base = root.appendingPathComponent("cli-\(UUID().uuidString.prefix(8))")
         let outURL = base.appendingPathExtension("out"), errURL = base.appendingPathExtension("err")
-        FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
         let out = try FileHandle(forWritingTo: outURL), err = try FileHandle(forWritingTo: errURL)
         defer {
             try? out.close()

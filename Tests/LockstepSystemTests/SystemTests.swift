@@ -348,7 +348,7 @@ struct SystemTests {
 /// The `Idempotency-Key` the delivery operators send: `lockstep:<dag>:<run>:<task>`, each part
 /// percent-encoded (the run ids these tests make need no encoding beyond `~`, which stays).
 func idempotencyKey(dag: String, run: RunID, task: String) -> String {
-    var allowed = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")
+    let allowed = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")
     let part = { (s: String) in s.addingPercentEncoding(withAllowedCharacters: allowed) ?? s }
     return "lockstep:\(part(dag)):\(part(run)):\(part(task))"
 }
