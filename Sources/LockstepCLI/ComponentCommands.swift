@@ -23,7 +23,7 @@ func runComponent(_ options: RuntimeOptions, _ component: String, _ make: (Runti
 /// `lockstep standalone`: every component in one process (embedded bus and SQLite state by default).
 struct StandaloneCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "standalone", abstract: "Run scheduler, coordinator, workers and notifier in one process.")
+        commandName: "standalone", abstract: "Run scheduler, coordinator, workers, notifier (and the alerter, when alerts are configured) in one process.")
     @OptionGroup var options: RuntimeOptions
     @Option(help: "Task attempts run at once.") var workers: Int = 4
     @Flag(help: "Do not run the scheduler (runs start only from trigger requests).") var noScheduler = false
@@ -37,6 +37,7 @@ struct StandaloneCommand: AsyncParsableCommand {
             Worker(runtime: runtime, options: .notifier(dataDirectory: options.dataDirectory, reportsDirectory: reports)),
         ]
         if !noScheduler { services.append(Scheduler(runtime: runtime)) }
+        if !runtime.config.alerts.isEmpty { services.append(try makeAlerter(runtime)) }
         runtime.logger.info("standalone: bus \(options.bus), state \(runtime.store.location), \(runtime.dags.count) DAGs")
         try await runServices(services, logger: runtime.logger)
         await runtime.bus.close()
@@ -82,4 +83,23 @@ struct NotifierCommand: AsyncParsableCommand {
                 dataDirectory: options.dataDirectory, reportsDirectory: options.reportsDirectory(runtime.config)))]
         }
     }
+}
+
+struct AlerterCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "alerter", abstract: "POST run and task lifecycle events to the webhooks under `alerts:` in the config.")
+    @OptionGroup var options: RuntimeOptions
+    func run() async throws {
+        let runtime = try await options.makeRuntime(component: "alerter")
+        guard !runtime.config.alerts.isEmpty else {
+            throw UserFacingError("no alerts in \(options.configuration.config); add one under `alerts:` (see the README's Alerts section)")
+        }
+        try await runServices([try makeAlerter(runtime)], logger: runtime.logger)
+        await runtime.bus.close()
+    }
+}
+
+/// The alerter, or a user-facing error naming the alert whose URL cannot be used.
+func makeAlerter(_ runtime: Runtime) throws -> Alerter {
+    do { return try Alerter(runtime: runtime) } catch { throw UserFacingError("\(error)") }
 }

@@ -5,7 +5,7 @@ import LockstepOperators
 
 /// `--config` and `--dags`, shared by every command that reads the deployment's configuration.
 struct ConfigOptions: ParsableArguments {
-    @Option(name: .long, help: "The deployment config file (pools, variables, connections). Env: LOCKSTEP_CONFIG.")
+    @Option(name: .long, help: "The deployment config file (pools, variables, connections, alerts). Env: LOCKSTEP_CONFIG.")
     var config: String = ProcessInfo.processInfo.environment["LOCKSTEP_CONFIG"] ?? "config/lockstep.yaml"
 
     @Option(name: .long, help: "The directory of DAG files. Env: LOCKSTEP_DAGS.")
@@ -18,6 +18,7 @@ struct ConfigOptions: ParsableArguments {
         let dags = try ConfigLoader.loadDags(
             directory: URL(fileURLWithPath: dagsDirectory ?? self.dags), config: config,
             operators: OperatorRegistry.builtin.names)
+        try ConfigLoader.validateAlerts(config, dags: dags, file: self.config)
         return (config, dags)
     }
 }

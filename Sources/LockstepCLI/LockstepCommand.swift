@@ -8,7 +8,7 @@ public struct LockstepCommand: AsyncParsableCommand {
         abstract: "An event-driven pipeline orchestrator.",
         subcommands: [
             StandaloneCommand.self, TriggerCommand.self, RunsCommand.self, StatsCommand.self, DagsCommand.self, TasksCommand.self,
-            SchedulerCommand.self, CoordinatorCommand.self, WorkerCommand.self, NotifierCommand.self, ReplayCommand.self,
+            SchedulerCommand.self, CoordinatorCommand.self, WorkerCommand.self, NotifierCommand.self, AlerterCommand.self, ReplayCommand.self,
             BackfillCommand.self, DeadLettersCommand.self, RebuildCommand.self, EventsCommand.self,
         ]
     )

@@ -202,3 +202,57 @@ enum RepoConfig {
         #expect(DurationText.format(.seconds(5400)) == "1h30m")
     }
 }
+
+/// `alerts:` in lockstep.yaml: webhooks for lifecycle events, checked like every other key.
+@Suite struct AlertConfigTests {
+    @Test func alertsParseWithTheirEventsAndDags() throws {
+        let config = try ConfigLoader.parseConfig("""
+            alerts:
+              ops:
+                url: "{{ var.SLACK_WEBHOOK_URL }}"
+              training:
+                url: https://pager.example.com/hook
+                on: [run.failed, task.up_for_retry]
+                dags: [recommender_training_pipeline]
+            """, file: "lockstep.yaml")
+        #expect(config.alerts.map(\.name) == ["ops", "training"])
+        let ops = config.alerts[0], training = config.alerts[1]
+        #expect(ops.urlVariable == "SLACK_WEBHOOK_URL" && ops.on == [.runFailed] && ops.dags.isEmpty)
+        #expect(training.urlVariable == nil && training.on == [.runFailed, .taskUpForRetry])
+        #expect(training.fires(for: .runFailed, dagID: "recommender_training_pipeline"))
+        #expect(!training.fires(for: .runFailed, dagID: "noblestride_integration_pipeline"))
+        #expect(!training.fires(for: .runSucceeded, dagID: "recommender_training_pipeline"))
+    }
+
+    @Test(arguments: [
+        ("alerts:\n  ops:\n    url: ftp://x/y\n", "alerts.ops.url", "http(s)"),
+        ("alerts:\n  ops:\n    url: http://x/y\n    on: [run.exploded]\n", "alerts.ops.on", "run.failed"),
+        ("alerts:\n  ops:\n    on: [run.failed]\n", "alerts.ops.url", "url:"),
+        ("alerts:\n  ops:\n    url: http://x/y\n    channel: '#ops'\n", "alerts.ops.channel", "url"),
+    ])
+    func badAlertsNameTheKeyAndTheFix(yaml: String, keyPath: String, fixMentions: String) {
+        do {
+            _ = try ConfigLoader.parseConfig(yaml, file: "lockstep.yaml")
+            Issue.record("accepted: \(yaml)")
+        } catch {
+            #expect(error.file == "lockstep.yaml" && error.keyPath == keyPath, "\(error)")
+            #expect(error.fix.contains(fixMentions), "\(error)")
+        }
+    }
+
+    @Test func alertsNamingAnUnknownDagOrAnUnsetVariableAreRefused() throws {
+        let dag = DagSpec(id: "known", tasks: [TaskSpec(id: "a", operator: "noop")])
+        let unknownDag = LockstepConfig(alerts: [AlertSpec(name: "ops", url: "http://x/y", dags: ["nope"])])
+        #expect(throws: ConfigError.self) { try ConfigLoader.validateAlerts(unknownDag, dags: [dag], file: "lockstep.yaml") }
+        let unset = LockstepConfig(alerts: [AlertSpec(name: "ops", url: "{{ var.HOOK }}")])
+        do {
+            try ConfigLoader.validateAlerts(unset, dags: [dag], file: "lockstep.yaml")
+            Issue.record("an unset variable was accepted")
+        } catch {
+            #expect(error.keyPath == "alerts.ops.url" && error.fix.contains("LOCKSTEP_VAR_HOOK"))
+        }
+        var set = unset
+        set.variables["HOOK"] = "http://x/y"
+        try ConfigLoader.validateAlerts(set, dags: [dag], file: "lockstep.yaml")
+    }
+}

@@ -31,13 +31,13 @@ final class InProcessLockstep: @unchecked Sendable {
         self.registry = registry
     }
 
-    func start(workers: Int = 2) {
+    func start(workers: Int = 2, also extra: [any Service] = []) {
         let options = Worker.Options(concurrency: workers, dataDirectory: directory, reportsDirectory: directory)
         let services: [any Service] = [
             Coordinator(runtime: runtime),
             Worker(runtime: runtime, registry: registry, options: options),
             Worker(runtime: runtime, registry: registry, options: .notifier(dataDirectory: directory, reportsDirectory: directory)),
-        ]
+        ] + extra
         let group = ServiceGroup(services: services, logger: runtime.logger)
         self.group = group
         task = Task { try await group.run() }

@@ -1,6 +1,8 @@
-/// Reads `config/lockstep.yaml`: pools, variables and connections shared by every DAG.
+import Foundation
+
+/// Reads `config/lockstep.yaml`: pools, variables, connections and alerts shared by every DAG.
 enum ConfigFile {
-    static let keys = ["pools", "variables", "connections"]
+    static let keys = ["pools", "variables", "connections", "alerts"]
 
     static func parse(_ text: String, file: String) throws(ConfigError) -> LockstepConfig {
         let root = try YAMLNode.parse(text, file: file)
@@ -25,6 +27,37 @@ enum ConfigFile {
                 config.connections[name] = uri
             }
         }
+        if let alerts = try root.optional("alerts") {
+            for (name, node) in try alerts.mapping() { config.alerts.append(try alert(name, node)) }
+        }
         return config
+    }
+
+    private static func alert(_ name: String, _ node: YAMLNode) throws(ConfigError) -> AlertSpec {
+        try node.rejectUnknownKeys(["url", "on", "dags"])
+        let urlNode = try node.required("url", fix: "give the webhook to POST to, e.g. `url: \"{{ var.SLACK_WEBHOOK_URL }}\"`")
+        var spec = AlertSpec(name: name, url: try urlNode.string())
+        if spec.urlVariable == nil {
+            guard let url = URL(string: spec.url), ["http", "https"].contains(url.scheme?.lowercased() ?? ""), url.host != nil else {
+                throw urlNode.error(
+                    "`\(LockstepConfig.redacted(spec.url))` is not an http(s) URL",
+                    fix: "write an http(s) URL, or `{{ var.NAME }}` and set the variable (LOCKSTEP_VAR_NAME keeps a secret URL out of the file)")
+            }
+        }
+        if let onNode = try node.optional("on") {
+            var kinds: Set<LifecycleEvent.Kind> = []
+            for text in try onNode.strings() {
+                guard let kind = LifecycleEvent.Kind(rawValue: text) else {
+                    throw onNode.error(
+                        "unknown lifecycle event `\(text)`",
+                        fix: "use some of \(LifecycleEvent.Kind.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                kinds.insert(kind)
+            }
+            guard !kinds.isEmpty else { throw onNode.error("an alert needs at least one event", fix: "e.g. `on: [run.failed]`") }
+            spec.on = kinds
+        }
+        spec.dags = Set(try node.optional("dags")?.strings() ?? [])
+        return spec
     }
 }

@@ -40,6 +40,24 @@ public enum ConfigLoader {
         return dag
     }
 
+    /// Checks what only the whole deployment can tell: that each alert's DAGs exist and a `{{ var.NAME }}`
+    /// URL names a variable that is set (in the file or as LOCKSTEP_VAR_NAME).
+    public static func validateAlerts(_ config: LockstepConfig, dags: [DagSpec], file: String) throws(ConfigError) {
+        let known = Set(dags.map(\.id))
+        for alert in config.alerts {
+            if let unknown = alert.dags.subtracting(known).sorted().first {
+                throw ConfigError(
+                    file: file, keyPath: "alerts.\(alert.name).dags", message: "unknown DAG `\(unknown)`",
+                    fix: "name a loaded DAG (known: \(known.sorted().joined(separator: ", "))), or leave out `dags` to cover every DAG")
+            }
+            if let variable = alert.urlVariable, config.variables[variable] == nil {
+                throw ConfigError(
+                    file: file, keyPath: "alerts.\(alert.name).url", message: "the variable `\(variable)` is not set",
+                    fix: "set LOCKSTEP_VAR_\(variable) in the environment, or `\(variable)` under variables")
+            }
+        }
+    }
+
     public static func parseConfig(_ text: String, file: String) throws(ConfigError) -> LockstepConfig {
         try ConfigFile.parse(text, file: file)
     }

@@ -6,11 +6,17 @@ public struct LockstepConfig: Sendable, Hashable {
     public var variables: [String: String]
     /// Connection id → URI, e.g. `noblestride_postgres` → `postgresql://postgres:…@localhost:5436/noblestride`.
     public var connections: [String: String]
+    /// Webhooks told about run and task lifecycle events (by `lockstep alerter`), in file order.
+    public var alerts: [AlertSpec]
 
-    public init(pools: [String: PoolSpec] = [:], variables: [String: String] = [:], connections: [String: String] = [:]) {
+    public init(
+        pools: [String: PoolSpec] = [:], variables: [String: String] = [:], connections: [String: String] = [:],
+        alerts: [AlertSpec] = []
+    ) {
         self.pools = pools
         self.variables = variables
         self.connections = connections
+        self.alerts = alerts
     }
 
     /// The default pool every unpooled task would use in Airflow; here unpooled tasks are unlimited.

@@ -1,0 +1,93 @@
+import Foundation
+import LockstepBus
+import LockstepCore
+import LockstepOperators
+import ServiceLifecycle
+
+/// Posts run and task lifecycle events to the webhooks in `alerts:` (Airflow's `email_on_failure` and
+/// Slack callbacks). It is one more subscriber of `lockstep.runs.events`: it commits an event once
+/// every alert it fires was delivered, or dead-lettered with the reason after its retries.
+public final class Alerter: Service, Sendable {
+    let runtime: Runtime
+    /// Each configured alert with the webhook its URL resolved to.
+    public let alerts: [(spec: AlertSpec, webhook: Webhook)]
+    let group: String
+
+    /// Resolves each alert's URL (a `{{ var.NAME }}` from the variables); throws `AlerterError` for a
+    /// URL that is missing or not http(s).
+    public init(runtime: Runtime, group: String = "lockstep-alerter", timeout: Duration = .seconds(10), maxAttempts: Int = 3,
+                backoff: Duration = .seconds(1)) throws {
+        self.runtime = runtime
+        self.group = group
+        var alerts: [(AlertSpec, Webhook)] = []
+        for spec in runtime.config.alerts {
+            let text = try spec.urlVariable.map { name in
+                guard let value = runtime.config.variables[name] else {
+                    throw AlerterError("alert `\(spec.name)`: the variable `\(name)` is not set; set LOCKSTEP_VAR_\(name)")
+                }
+                return value
+            } ?? spec.url
+            guard let url = URL(string: text), ["http", "https"].contains(url.scheme?.lowercased() ?? "") else {
+                throw AlerterError("alert `\(spec.name)`: `\(LockstepConfig.redacted(text))` is not an http(s) URL")
+            }
+            alerts.append((spec, Webhook(url: url, timeout: timeout, maxAttempts: maxAttempts, backoff: backoff)))
+        }
+        self.alerts = alerts
+    }
+
+    public func run() async throws {
+        try await runtime.createTopics()
+        let consumer = try await runtime.bus.subscribe(group: group, topics: [runtime.topics.runEvents])
+        runtime.logger.info("alerter: \(alerts.count) alert(s) on \(runtime.topics.runEvents)")
+        do {
+            for try await record in consumer.records.cancelOnGracefulShutdown() {
+                try await handle(record)
+                await runtime.commit(record.position, on: consumer)
+            }
+        } catch is CancellationError {}
+        await consumer.close()
+    }
+
+    func handle(_ record: BusRecord) async throws {
+        let event: CloudEvent
+        do { event = try CloudEvent(record) } catch {
+            try await runtime.deadLetter(record, component: "alerter", reason: error.description)
+            return
+        }
+        guard event.type.hasPrefix("lockstep."), let kind = LifecycleEvent.Kind(rawValue: String(event.type.dropFirst(9))),
+              let dagID = event.data?["dag_id"]?.stringValue
+        else { return }  // not a lifecycle event: nothing to tell
+        for (spec, webhook) in alerts where spec.fires(for: kind, dagID: dagID) {
+            do {
+                try await webhook.post(Self.payload(event, kind: kind, alert: spec.name), idempotencyKey: "\(spec.name):\(event.id)")
+                runtime.logger.info("alert \(spec.name): \(event.type) \(event.subject ?? "")")
+            } catch {
+                try await runtime.deadLetter(record, component: "alerter", reason: "alert `\(spec.name)` was not delivered: \(error)")
+            }
+        }
+    }
+
+    /// A Slack-compatible `text` line plus the event itself, so a receiver need not call back.
+    static func payload(_ event: CloudEvent, kind: LifecycleEvent.Kind, alert: String) -> JSONValue {
+        let data = event.data ?? .emptyObject
+        let dag = data["dag_id"]?.stringValue ?? "?"
+        let run = data["run_id"]?.stringValue ?? "?"
+        var text = "Lockstep: \(kind.rawValue.replacingOccurrences(of: ".", with: " ")) — DAG \(dag), run \(run)"
+        if let task = data["task_id"]?.stringValue {
+            text += ", task \(task)"
+            if let tryNumber = data["try_number"]?.intValue { text += " (try \(tryNumber))" }
+        }
+        if let cause = data["reason"]?.stringValue ?? data["error"]?["message"]?.stringValue { text += ": \(cause)" }
+        if let logical = data["logical_date"]?.stringValue { text += " [logical date \(logical)]" }
+        return [
+            "text": .string(text), "alert": .string(alert),
+            "event": ["id": .string(event.id), "type": .string(event.type), "source": .string(event.source),
+                      "time": event.time.map { .string(ISO8601.format($0)) } ?? .null, "data": data],
+        ]
+    }
+}
+
+public struct AlerterError: Error, CustomStringConvertible {
+    public var description: String
+    init(_ description: String) { self.description = description }
+}
