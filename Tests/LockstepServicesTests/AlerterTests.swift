@@ -69,6 +69,19 @@ import Testing
         }
     }
 
+    @Test func aWebhookThatNeverAnswersTimesOutAtItsDeadline() async throws {
+        let silent = try SilentServer()
+        let system = try await InProcessLockstep(
+            dags: Self.dags, config: LockstepConfig(alerts: [AlertSpec(name: "slow", url: silent.baseURL + "/hook")]))
+        system.start(also: [try Alerter(runtime: system.runtime, timeout: .seconds(1), maxAttempts: 1)])
+        let run = try await system.trigger("flop")
+        _ = try await system.waitForRun(run)
+        let letters = try await system.events(on: system.runtime.topics.deadLetters) { !$0.isEmpty }
+        await system.close()
+        let reason = try #require(letters.first?.data?["reason"]?.stringValue)
+        #expect(reason.contains("alert `slow` was not delivered") && reason.contains("got no response within 1"), "reason: \(reason)")
+    }
+
     @Test func aURLFromAnUnsetVariableIsRefusedByName() async throws {
         let system = try await InProcessLockstep(
             dags: Self.dags, config: LockstepConfig(alerts: [AlertSpec(name: "slack", url: "{{ var.SLACK_WEBHOOK_URL }}")]))
