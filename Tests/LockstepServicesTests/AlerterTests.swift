@@ -88,7 +88,7 @@ import Testing
         #expect(throws: AlerterError.self) { try Alerter(runtime: system.runtime) }
         var withVariable = system.runtime
         withVariable.config.variables["SLACK_WEBHOOK_URL"] = "https://hooks.example.invalid/T000/B000"
-        let resolved = try Alerter(runtime: withVariable).alerts.first?.webhook.url.host
+        let resolved = try Alerter(runtime: withVariable).alerts.first?.delivery.url.host
         await system.close()
         #expect(resolved == "hooks.example.invalid")
     }

@@ -84,11 +84,11 @@ final class PlainSubscriber: @unchecked Sendable {
             ("fetch.wait.max.ms", "10"),
         ] {
             guard rd_kafka_conf_set(conf, key, value, &error, error.count) == RD_KAFKA_CONF_OK else {
-                throw TestSupportError("librdkafka config \(key): \(String(cString: error))")
+                throw TestSupportError("librdkafka config \(key): \(String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))")
             }
         }
         guard let rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, &error, error.count) else {
-            throw TestSupportError("rd_kafka_new: \(String(cString: error))")
+            throw TestSupportError("rd_kafka_new: \(String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))")
         }
         handle = rk
         rd_kafka_poll_set_consumer(rk)

@@ -24,6 +24,30 @@ public struct AlertSpec: Sendable, Hashable {
         on.contains(kind) && (dags.isEmpty || dags.contains(dagID))
     }
 
+    /// Why an alert's URL cannot be used, and what would fix it.
+    public struct URLProblem: Error, Sendable, CustomStringConvertible {
+        public var message: String
+        public var fix: String
+        public var description: String { "\(message); \(fix)" }
+    }
+
+    /// The URL to POST to: the literal, or the value of the variable `{{ var.NAME }}` names.
+    public func webhookURL(variables: [String: String]) throws(URLProblem) -> URL {
+        var text = url
+        if let name = urlVariable {
+            guard let value = variables[name] else {
+                throw URLProblem(message: "the variable `\(name)` is not set", fix: "set LOCKSTEP_VAR_\(name) in the environment, or `\(name)` under variables")
+            }
+            text = value
+        }
+        guard let parsed = URL(string: text), ["http", "https"].contains(parsed.scheme?.lowercased() ?? ""), parsed.host != nil else {
+            throw URLProblem(
+                message: "`\(LockstepConfig.redacted(text))` is not an http(s) URL",
+                fix: "write an http(s) URL, or `{{ var.NAME }}` and set the variable (LOCKSTEP_VAR_NAME keeps a secret URL out of the file)")
+        }
+        return parsed
+    }
+
     /// The variable a `{{ var.NAME }}` URL names, or nil for a literal URL.
     public var urlVariable: String? {
         let text = url.trimmingCharacters(in: .whitespaces)

@@ -1,5 +1,3 @@
-import Foundation
-
 /// Reads `config/lockstep.yaml`: pools, variables, connections and alerts shared by every DAG.
 enum ConfigFile {
     static let keys = ["pools", "variables", "connections", "alerts"]
@@ -37,12 +35,9 @@ enum ConfigFile {
         try node.rejectUnknownKeys(["url", "on", "dags"])
         let urlNode = try node.required("url", fix: "give the webhook to POST to, e.g. `url: \"{{ var.SLACK_WEBHOOK_URL }}\"`")
         var spec = AlertSpec(name: name, url: try urlNode.string())
+        // A literal URL is checked here; one from a variable once the environment is applied (`validateAlerts`).
         if spec.urlVariable == nil {
-            guard let url = URL(string: spec.url), ["http", "https"].contains(url.scheme?.lowercased() ?? ""), url.host != nil else {
-                throw urlNode.error(
-                    "`\(LockstepConfig.redacted(spec.url))` is not an http(s) URL",
-                    fix: "write an http(s) URL, or `{{ var.NAME }}` and set the variable (LOCKSTEP_VAR_NAME keeps a secret URL out of the file)")
-            }
+            do { _ = try spec.webhookURL(variables: [:]) } catch { throw urlNode.error(error.message, fix: error.fix) }
         }
         if let onNode = try node.optional("on") {
             var kinds: Set<LifecycleEvent.Kind> = []

@@ -40,8 +40,8 @@ public enum ConfigLoader {
         return dag
     }
 
-    /// Checks what only the whole deployment can tell: that each alert's DAGs exist and a `{{ var.NAME }}`
-    /// URL names a variable that is set (in the file or as LOCKSTEP_VAR_NAME).
+    /// Checks what only the whole deployment can tell: that each alert's DAGs exist and its URL, a
+    /// `{{ var.NAME }}` included, resolves to an http(s) URL (with LOCKSTEP_VAR_NAME applied).
     public static func validateAlerts(_ config: LockstepConfig, dags: [DagSpec], file: String) throws(ConfigError) {
         let known = Set(dags.map(\.id))
         for alert in config.alerts {
@@ -50,10 +50,8 @@ public enum ConfigLoader {
                     file: file, keyPath: "alerts.\(alert.name).dags", message: "unknown DAG `\(unknown)`",
                     fix: "name a loaded DAG (known: \(known.sorted().joined(separator: ", "))), or leave out `dags` to cover every DAG")
             }
-            if let variable = alert.urlVariable, config.variables[variable] == nil {
-                throw ConfigError(
-                    file: file, keyPath: "alerts.\(alert.name).url", message: "the variable `\(variable)` is not set",
-                    fix: "set LOCKSTEP_VAR_\(variable) in the environment, or `\(variable)` under variables")
+            do { _ = try alert.webhookURL(variables: config.variables) } catch {
+                throw ConfigError(file: file, keyPath: "alerts.\(alert.name).url", message: error.message, fix: error.fix)
             }
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import LockstepCore
+import Logging
 
 /// The idempotency key of an external effect: the same for every try and redelivery of one task in
 /// one run (so the receiver can drop repeats), different for every other task or run.
@@ -14,16 +15,24 @@ public enum IdempotencyKey {
 }
 
 /// POSTs a JSON payload with an `Idempotency-Key`, retrying what may pass (timeouts, refused
-/// connections, 5xx, 408, 429) with doubling backoff while the deadline leaves room.
-struct Delivery: Sendable {
-    var url: URL
-    var timeout: Duration
-    var maxAttempts: Int
-    var backoff: Duration
+/// connections, 5xx, 408, 429) with doubling backoff. In a task attempt every try also fits the
+/// attempt's deadline; outside one (an alert) each try has `timeout`.
+public struct Delivery: Sendable {
+    public var url: URL
+    public var timeout: Duration
+    public var maxAttempts: Int
+    public var backoff: Duration
 
     struct Receipt: Sendable {
         var response: HTTPResponse
         var attempts: Int
+    }
+
+    public init(url: URL, timeout: Duration = .seconds(10), maxAttempts: Int = 3, backoff: Duration = .seconds(1)) {
+        self.url = url
+        self.timeout = timeout
+        self.maxAttempts = max(1, maxAttempts)
+        self.backoff = backoff
     }
 
     init(_ params: Params, defaultAttempts: Int) throws(OperatorError) {
@@ -33,7 +42,22 @@ struct Delivery: Sendable {
         backoff = try params.seconds("backoff", default: 2)
     }
 
+    /// Within a task attempt: tries stop at its deadline; failures are logged with its identity.
     func post(_ payload: JSONValue, key: String, _ context: OperatorContext) async throws(OperatorError) -> Receipt {
+        try await send(payload, key: key, deadline: context.deadline, logger: context.taskLogger) { () throws(OperatorError) in
+            try context.budget(cap: timeout)
+        }
+    }
+
+    /// Outside a task (an alert): each try gets `timeout`. Throws the last failure.
+    public func post(_ payload: JSONValue, key: String, logger: Logger) async throws(OperatorError) {
+        _ = try await send(payload, key: key, deadline: nil, logger: logger) { () throws(OperatorError) in timeout }
+    }
+
+    private func send(
+        _ payload: JSONValue, key: String, deadline: ContinuousClock.Instant?, logger: Logger,
+        budget: () throws(OperatorError) -> Duration
+    ) async throws(OperatorError) -> Receipt {
         let body = Data(payload.canonicalJSON().utf8)
         let headers = ["Content-Type": "application/json", "Accept": "application/json", "Idempotency-Key": key]
         var wait = backoff
@@ -41,19 +65,19 @@ struct Delivery: Sendable {
             let failure: OperatorError
             do {
                 let response = try await HTTPClient.send(method: "POST", url: url, headers: headers, body: body,
-                                                         timeout: try context.budget(cap: timeout))
+                                                         timeout: try budget())
                 if response.isSuccess { return Receipt(response: response, attempts: attempt) }
                 failure = HTTPClient.statusError(response, method: "POST", url: url)
             } catch {
                 failure = error
             }
-            context.taskLogger.warning("delivery attempt failed", metadata: [
+            logger.warning("delivery attempt failed", metadata: [
                 "attempt": .stringConvertible(attempt), "cause": .string(failure.code), "retryable": .stringConvertible(failure.retryable),
             ])
             guard failure.retryable, attempt < maxAttempts, failure.category != .cancelled else {
                 throw attempt > 1 ? annotated(failure, attempts: attempt) : failure
             }
-            guard ContinuousClock.now + wait < context.deadline else {
+            if let deadline, ContinuousClock.now + wait >= deadline {
                 throw annotated(failure, attempts: attempt, note: "no time left before the deadline for another attempt")
             }
             do { try await Task.sleep(for: wait) } catch {

@@ -10,7 +10,7 @@ import ServiceLifecycle
 public final class Alerter: Service, Sendable {
     let runtime: Runtime
     /// Each configured alert with the webhook its URL resolved to.
-    public let alerts: [(spec: AlertSpec, webhook: Webhook)]
+    public let alerts: [(spec: AlertSpec, delivery: Delivery)]
     let group: String
 
     /// Resolves each alert's URL (a `{{ var.NAME }}` from the variables); throws `AlerterError` for a
@@ -19,18 +19,13 @@ public final class Alerter: Service, Sendable {
                 backoff: Duration = .seconds(1)) throws {
         self.runtime = runtime
         self.group = group
-        var alerts: [(AlertSpec, Webhook)] = []
+        var alerts: [(AlertSpec, Delivery)] = []
         for spec in runtime.config.alerts {
-            let text = try spec.urlVariable.map { name in
-                guard let value = runtime.config.variables[name] else {
-                    throw AlerterError("alert `\(spec.name)`: the variable `\(name)` is not set; set LOCKSTEP_VAR_\(name)")
-                }
-                return value
-            } ?? spec.url
-            guard let url = URL(string: text), ["http", "https"].contains(url.scheme?.lowercased() ?? "") else {
-                throw AlerterError("alert `\(spec.name)`: `\(LockstepConfig.redacted(text))` is not an http(s) URL")
+            let url: URL
+            do { url = try spec.webhookURL(variables: runtime.config.variables) } catch {
+                throw AlerterError("alert `\(spec.name)`: \(error)")
             }
-            alerts.append((spec, Webhook(url: url, timeout: timeout, maxAttempts: maxAttempts, backoff: backoff)))
+            alerts.append((spec, Delivery(url: url, timeout: timeout, maxAttempts: maxAttempts, backoff: backoff)))
         }
         self.alerts = alerts
     }
@@ -57,9 +52,9 @@ public final class Alerter: Service, Sendable {
         guard event.type.hasPrefix("lockstep."), let kind = LifecycleEvent.Kind(rawValue: String(event.type.dropFirst(9))),
               let dagID = event.data?["dag_id"]?.stringValue
         else { return }  // not a lifecycle event: nothing to tell
-        for (spec, webhook) in alerts where spec.fires(for: kind, dagID: dagID) {
+        for (spec, delivery) in alerts where spec.fires(for: kind, dagID: dagID) {
             do {
-                try await webhook.post(Self.payload(event, kind: kind, alert: spec.name), idempotencyKey: "\(spec.name):\(event.id)")
+                try await delivery.post(Self.payload(event, kind: kind, alert: spec.name), key: "\(spec.name):\(event.id)", logger: runtime.logger)
                 runtime.logger.info("alert \(spec.name): \(event.type) \(event.subject ?? "")")
             } catch {
                 try await runtime.deadLetter(record, component: "alerter", reason: "alert `\(spec.name)` was not delivered: \(error)")
