@@ -1,7 +1,9 @@
+import LockstepDrivers
+
 /// What went wrong in the embedded log, with the file, topic or position concerned and what to do.
 public enum EmbeddedBusError: Error, Sendable, Hashable, CustomStringConvertible {
-    /// SQLite refused an operation; `code` is its result code (5 = busy, 13 = disk full, …).
-    case sqlite(path: String, operation: String, code: Int32, message: String)
+    /// SQLite refused an operation on the log's file.
+    case sqlite(SQLiteError)
     case unknownTopic(String)
     case invalidPartitionCount(topic: String, partitions: Int)
     case partitionOutOfRange(topic: String, partition: Int32, partitions: Int)
@@ -13,9 +15,8 @@ public enum EmbeddedBusError: Error, Sendable, Hashable, CustomStringConvertible
 
     public var description: String {
         switch self {
-        case .sqlite(let path, let operation, let code, let message):
-            return "embedded log \(path): \(operation) failed with SQLite code \(code): \(message). "
-                + "Check the disk (space, permissions) and that no other program holds the file locked."
+        case .sqlite(let error):
+            return "embedded log \(error)"
         case .unknownTopic(let topic):
             return "topic '\(topic)' does not exist in the embedded log; create it or publish to it first"
         case .invalidPartitionCount(let topic, let partitions):

@@ -1,15 +1,16 @@
 import Foundation
+import LockstepDrivers
 import Logging
 
 /// The one writer of a log file in this process, and its group coordinator. Shared by every
 /// `EmbeddedBus` opened on the same file here (see `EmbeddedLogRegistry`), so their members form
 /// one group; processes on the same file share the records and committed offsets, not group membership.
 ///
-/// Runs on a thread of its own (`EmbeddedThreadExecutor`): publishes and commits block in fsync.
+/// Runs on a thread of its own (`DedicatedThreadExecutor`): publishes and commits block in fsync.
 /// Assignment, commit and the committed-offset read for a new owner all happen here, serially, so a
 /// commit from a member that just lost a partition is either seen by the new owner or refused.
 actor EmbeddedLog {
-    private nonisolated let executor: EmbeddedThreadExecutor
+    private nonisolated let executor: DedicatedThreadExecutor
     nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
     nonisolated let path: String
@@ -39,7 +40,7 @@ actor EmbeddedLog {
     init(path: String, configuration: EmbeddedBusConfiguration) throws(EmbeddedBusError) {
         self.path = path
         self.configuration = configuration
-        executor = EmbeddedThreadExecutor(name: "lockstep-log")
+        executor = DedicatedThreadExecutor(name: "lockstep-log")
         store = try EmbeddedLogStore(path: path)
         logger = Logger(label: "lockstep.bus.embedded")
     }
@@ -48,7 +49,7 @@ actor EmbeddedLog {
 
     func createTopic(_ name: String, partitions: Int) throws(EmbeddedBusError) {
         try checkOpen()
-        let count = try store.connection.writeTransaction { () throws(EmbeddedBusError) in
+        let count = try store.connection.writeTransaction(mapError: EmbeddedBusError.sqlite) { () throws(EmbeddedBusError) in
             try store.insertTopic(name, partitions: partitions)
         }
         partitionCounts[name] = count
@@ -79,7 +80,7 @@ actor EmbeddedLog {
         for topic in Set(records.map(\.topic)) where partitionCounts[topic] == nil { _ = try ensureTopic(topic) }
         let now = EmbeddedLogStore.micros(Date())
         var roundRobin = self.roundRobin
-        let positions = try store.connection.writeTransaction { () throws(EmbeddedBusError) -> [RecordPosition] in
+        let positions = try store.connection.writeTransaction(mapError: EmbeddedBusError.sqlite) { () throws(EmbeddedBusError) -> [RecordPosition] in
             // Read inside the write lock: another process may have appended since our last publish.
             var next: [TopicPartition: Int64] = [:]
             var positions: [RecordPosition] = []
@@ -165,7 +166,7 @@ actor EmbeddedLog {
         guard member.held.contains(TopicPartition(topic: position.topic, partition: position.partition)) else {
             throw .commitRejected(group: member.group, position: position)
         }
-        try store.connection.writeTransaction { () throws(EmbeddedBusError) in
+        try store.connection.writeTransaction(mapError: EmbeddedBusError.sqlite) { () throws(EmbeddedBusError) in
             try store.commit(group: member.group, topic: position.topic, partition: position.partition,
                              next: position.offset + 1)
         }
@@ -181,7 +182,7 @@ actor EmbeddedLog {
     func applyRetention(now: Date) throws(EmbeddedBusError) -> Int {
         try checkOpen()
         let topics = try store.topics()
-        let deleted = try store.connection.writeTransaction { () throws(EmbeddedBusError) -> Int in
+        let deleted = try store.connection.writeTransaction(mapError: EmbeddedBusError.sqlite) { () throws(EmbeddedBusError) -> Int in
             var deleted = 0
             for topic in topics {
                 let policy = configuration.retention(for: topic.name)

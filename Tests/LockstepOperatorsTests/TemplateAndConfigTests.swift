@@ -52,12 +52,12 @@ struct TemplateAndConfigTests {
 
     @Test("redacted URIs keep user, host, port and database, never a password or query")
     func redaction() {
-        #expect(LockstepConfig.redacted("postgresql://postgres:S3cr3t@localhost:5436/noblestride?sslmode=require&password=x")
+        #expect(Redacted.uri("postgresql://postgres:S3cr3t@localhost:5436/noblestride?sslmode=require&password=x")
                 == "postgresql://postgres@localhost:5436/noblestride")
-        #expect(LockstepConfig.redacted("postgresql://u:p@ss/w@rd@db.example:5432/app") == "postgresql://u@db.example:5432/app")
-        #expect(LockstepConfig.redacted("https://api.example/hook?token=abc") == "https://api.example/hook")
-        #expect(LockstepConfig.redacted("https://user:tok@api.example") == "https://user@api.example")
-        #expect(LockstepConfig.redacted("host=db password=secret") == "<redacted>")
+        #expect(Redacted.uri("postgresql://u:p@ss/w@rd@db.example:5432/app") == "postgresql://u@db.example:5432/app")
+        #expect(Redacted.uri("https://api.example/hook?token=abc") == "https://api.example/hook")
+        #expect(Redacted.uri("https://user:tok@api.example") == "https://user@api.example")
+        #expect(Redacted.uri("host=db password=secret") == "<redacted>")
         let config = LockstepConfig(connections: ["a": "postgresql://x:hidden@h/d"])
         #expect(config.redactedConnections["a"] == "postgresql://x@h/d")
     }

@@ -42,7 +42,7 @@ public struct AlertSpec: Sendable, Hashable {
         }
         guard let parsed = URL(string: text), ["http", "https"].contains(parsed.scheme?.lowercased() ?? ""), parsed.host != nil else {
             throw URLProblem(
-                message: "`\(LockstepConfig.redacted(text))` is not an http(s) URL",
+                message: "`\(Redacted.uri(text))` is not an http(s) URL",
                 fix: "write an http(s) URL, or `{{ var.NAME }}` and set the variable (LOCKSTEP_VAR_NAME keeps a secret URL out of the file)")
         }
         return parsed

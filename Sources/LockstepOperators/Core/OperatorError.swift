@@ -1,34 +1,10 @@
 import LockstepCore
+import LockstepDrivers
 
 /// Why an attempt failed, whether trying again can help, and never a secret.
 public struct OperatorError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The kind of failure; what a retry policy, an alert or a dashboard groups by.
-    public enum Category: Sendable, Hashable {
-        /// The deadline or a per-request timeout passed.
-        case timeout
-        /// Nothing answered: connection refused, DNS failure, connection dropped, server shutting down.
-        case unavailable
-        /// The server answered with a non-success HTTP status.
-        case httpStatus(Int)
-        /// Credentials were refused or lack privileges.
-        case auth
-        /// PostgreSQL reported an error with this SQLSTATE.
-        case sql(sqlstate: String)
-        /// TLS could not be established or the certificate was rejected.
-        case tls
-        /// The task's params, variables or connections are wrong: fix the config, a retry will not help.
-        case config
-        /// An upstream task's output lacks what this task needs.
-        case input
-        /// The server answered with something that is not what the protocol promises.
-        case badResponse
-        /// Reading or writing a local file failed.
-        case io
-        /// The task failed on purpose (the `fail` operator).
-        case failed
-        case cancelled
-        case `internal`
-    }
+    public typealias Category = FailureCategory
 
     public var category: Category
     public var message: String
@@ -51,23 +27,7 @@ public struct OperatorError: Error, Sendable, Hashable, CustomStringConvertible 
     }
 
     /// A stable short name for the category, e.g. `timeout`, `http_status`, `sql`.
-    public var code: String {
-        switch category {
-        case .timeout: "timeout"
-        case .unavailable: "unavailable"
-        case .httpStatus: "http_status"
-        case .auth: "auth"
-        case .sql: "sql"
-        case .tls: "tls"
-        case .config: "config"
-        case .input: "input"
-        case .badResponse: "bad_response"
-        case .io: "io"
-        case .failed: "failed"
-        case .cancelled: "cancelled"
-        case .internal: "internal"
-        }
-    }
+    public var code: String { category.code }
 
     public var httpStatus: Int? { if case .httpStatus(let s) = category { return s }; return nil }
     public var sqlstate: String? { if case .sql(let s) = category { return s }; return nil }

@@ -1,5 +1,6 @@
 import Foundation
 import LockstepCore
+import LockstepDrivers
 
 /// `notify_training_complete`: POSTs the `train_model` metadata to FastAPI, retried within the
 /// deadline; a 4xx other than 408/429 means the payload is wrong and fails at once, not retryable.
@@ -24,7 +25,7 @@ struct NotifyTrainingCompleteOperator: TaskOperator {
         context.taskLogger.info("training-complete delivered", metadata: ["attempts": .stringConvertible(receipt.attempts)])
         return OperatorResult(output: [
             "status": "delivered",
-            "url": .string(LockstepConfig.redacted(delivery.url.absoluteString)),
+            "url": .string(Redacted.uri(delivery.url.absoluteString)),
             "http_status": .int(Int64(receipt.response.status)),
             "attempts": .int(Int64(receipt.attempts)),
             "idempotency_key": .string(key),
@@ -55,7 +56,7 @@ struct SyncFastAPIOperator: TaskOperator {
             "total_records": .int(entities.total),
         ]
         var output: [String: JSONValue] = [
-            "url": .string(LockstepConfig.redacted(delivery.url.absoluteString)),
+            "url": .string(Redacted.uri(delivery.url.absoluteString)),
             "sync_timestamp": .string(timestamp),
             "total_records": .int(entities.total),
             "table_count": .int(Int64(entities.counts.count)),

@@ -1,5 +1,6 @@
 import Foundation
 import LockstepCore
+import LockstepDrivers
 
 /// One probe of a `/health` endpoint: healthy means 2xx with a JSON body.
 struct HealthProbe: Sendable {
@@ -9,14 +10,16 @@ struct HealthProbe: Sendable {
 
     /// The probe's outcome as JSON detail plus the error when unhealthy.
     func check(_ context: OperatorContext) async -> (detail: [String: JSONValue], error: OperatorError?) {
-        var detail: [String: JSONValue] = ["url": .string(LockstepConfig.redacted(url.absoluteString))]
+        var detail: [String: JSONValue] = ["url": .string(Redacted.uri(url.absoluteString))]
         do throws(OperatorError) {
-            let response = try await HTTPClient.send(method: "GET", url: url, headers: ["Accept": "application/json"],
-                                                     timeout: try context.budget(cap: timeout))
+            let budget = try context.budget(cap: timeout)
+            let response = try await driving { () async throws(DriverError) in
+                try await HTTPClient.send(method: "GET", url: url, headers: ["Accept": "application/json"], timeout: budget)
+            }
             detail["http_status"] = .int(Int64(response.status))
-            guard response.isSuccess else { throw HTTPClient.statusError(response, method: "GET", url: url) }
+            guard response.isSuccess else { throw OperatorError(HTTPClient.statusError(response, method: "GET", url: url)) }
             guard let body = response.json else {
-                throw OperatorError(.badResponse, "GET \(LockstepConfig.redacted(url.absoluteString)) answered \(response.status) without a JSON body",
+                throw OperatorError(.badResponse, "GET \(Redacted.uri(url.absoluteString)) answered \(response.status) without a JSON body",
                                     retryable: false)
             }
             detail["status"] = "healthy"
@@ -47,7 +50,7 @@ struct HTTPHealthCheckOperator: TaskOperator {
         let params = try Params(context)
         let probe = HealthProbe(
             service: try params.string("service") ?? context.taskID,
-            url: try HTTPClient.url(try params.requiredString("url"), param: "url", origin: params.origin),
+            url: try params.url("url"),
             timeout: try params.seconds("timeout", default: 30))
         let (detail, error) = await probe.check(context)
         let checkedAt = Timestamp.iso(context.now)
@@ -79,7 +82,7 @@ struct MultiHealthCheckOperator: TaskOperator {
             guard let urlText else { throw .config("task \(params.origin): service `\(name)` needs a `url`") }
             var timeout = defaultTimeout
             if let secs = spec["timeout"]?.doubleValue, secs >= 0 { timeout = .milliseconds(Int64(secs * 1000)) }
-            probes.append(HealthProbe(service: name, url: try HTTPClient.url(urlText, param: "services.\(name).url", origin: params.origin),
+            probes.append(HealthProbe(service: name, url: try Params.url(urlText, param: "services.\(name).url", origin: params.origin),
                                       timeout: timeout))
         }
 

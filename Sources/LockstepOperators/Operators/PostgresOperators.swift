@@ -1,5 +1,6 @@
 import Foundation
 import LockstepCore
+import LockstepDrivers
 
 extension Params {
     /// The named connection's URI, or a config error saying how to define it.
@@ -22,7 +23,7 @@ struct PostgresCountsOperator: TaskOperator {
             throw .config("task \(params.origin): param `tables` must list at least one table")
         }
         let budget = try context.budget(cap: try params.seconds("timeout", default: 60))
-        let counts = try await PostgresSession.run(connection: name, uri: uri, budget: budget) { db throws(OperatorError) in
+        let counts = try await driving { () async throws(DriverError) in try await PostgresSession.run(connection: name, uri: uri, budget: budget) { db throws(DriverError) in
             // One snapshot for all counts, so the totals downstream describe one moment.
             try db.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             var counts: [(String, Int64)] = []
@@ -31,7 +32,7 @@ struct PostgresCountsOperator: TaskOperator {
             }
             try db.query("COMMIT")
             return counts
-        }
+        } }
         var output: [String: JSONValue] = [:]
         for (table, count) in counts { output["\(table)_count"] = .int(count) }
         context.taskLogger.info("counted tables", metadata: ["counts": .string(JSONValue.object(output).canonicalJSON())])
@@ -50,7 +51,7 @@ struct TableSummaryOperator: TaskOperator {
         let schemas = (try params.strings("schemas") ?? ["public"]).filter { !Self.systemSchemas.contains($0) }
         guard !schemas.isEmpty else { throw .config("task \(params.origin): param `schemas` names no user schema") }
         let budget = try context.budget(cap: try params.seconds("timeout", default: 60))
-        let counts = try await PostgresSession.run(connection: name, uri: uri, budget: budget) { db throws(OperatorError) in
+        let counts = try await driving { () async throws(DriverError) in try await PostgresSession.run(connection: name, uri: uri, budget: budget) { db throws(DriverError) in
             try db.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             let placeholders = schemas.indices.map { "$\($0 + 1)" }.joined(separator: ", ")
             // Partitions are left out: their parent's count already includes their rows.
@@ -70,7 +71,7 @@ struct TableSummaryOperator: TaskOperator {
             }
             try db.query("COMMIT")
             return counts
-        }
+        } }
         var summary: [String: JSONValue] = [:]
         for (table, count) in counts { summary[table] = .int(count) }
         let total = counts.reduce(Int64(0)) { $0 + $1.1 }

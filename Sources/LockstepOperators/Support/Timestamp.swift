@@ -19,10 +19,3 @@ enum Timestamp {
         return pad(c.year, 4) + pad(c.month, 2) + pad(c.day, 2) + "_" + pad(c.hour, 2) + pad(c.minute, 2) + pad(c.second, 2)
     }
 }
-
-extension Duration {
-    var seconds: Double {
-        let c = components
-        return Double(c.seconds) + Double(c.attoseconds) / 1e18
-    }
-}

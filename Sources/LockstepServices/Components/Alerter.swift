@@ -1,7 +1,7 @@
 import Foundation
 import LockstepBus
 import LockstepCore
-import LockstepOperators
+import LockstepDrivers
 import ServiceLifecycle
 
 /// Posts run and task lifecycle events to the webhooks in `alerts:` (Airflow's `email_on_failure` and

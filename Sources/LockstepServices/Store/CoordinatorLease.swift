@@ -1,5 +1,5 @@
 import Foundation
-import LockstepOperators
+import LockstepDrivers
 #if canImport(Glibc)
 import Glibc
 #endif

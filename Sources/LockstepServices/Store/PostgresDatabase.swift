@@ -1,5 +1,5 @@
 import Foundation
-import LockstepOperators
+import LockstepDrivers
 
 /// `SQLDatabase` on one libpq connection (blocking; used from the store's own thread).
 package final class PostgresDatabase: SQLDatabase {

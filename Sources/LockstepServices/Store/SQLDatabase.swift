@@ -1,4 +1,5 @@
 import Foundation
+import LockstepCore
 
 /// The little SQL the state store needs, over SQLite (one machine) or PostgreSQL (many machines).
 /// Blocking: callers run it on a thread of its own (see `StateStore`). SQL is written with `$1`-style
@@ -51,17 +52,7 @@ public enum StoreLocation: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .sqlite(let path): "sqlite:\(path)"
-        case .postgres(let uri): Redaction.uri(uri)
+        case .postgres(let uri): Redacted.uri(uri)
         }
-    }
-}
-
-/// Hides the password part of a URI (`scheme://user:secret@host` → `scheme://user:***@host`).
-enum Redaction {
-    static func uri(_ uri: String) -> String {
-        guard let scheme = uri.range(of: "://"), let at = uri[scheme.upperBound...].lastIndex(of: "@") else { return uri }
-        let credentials = uri[scheme.upperBound..<at]
-        guard let colon = credentials.firstIndex(of: ":") else { return uri }
-        return String(uri[..<colon]) + ":***" + String(uri[at...])
     }
 }

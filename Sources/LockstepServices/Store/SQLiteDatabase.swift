@@ -1,6 +1,6 @@
 import CSQLite
 import Foundation
-import LockstepBus
+import LockstepDrivers
 
 /// `SQLDatabase` on SQLite in WAL mode with `synchronous=FULL`: a commit is on disk when it returns.
 package final class SQLiteDatabase: SQLDatabase {

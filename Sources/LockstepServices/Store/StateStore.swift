@@ -1,6 +1,7 @@
 import Foundation
 import LockstepBus
 import LockstepCore
+import LockstepDrivers
 
 /// Durable state of the running components, in one SQL database: the engine's runs, pools and paused
 /// DAGs, its timers, the coordinator's outbox, workers' finished attempts and the scheduler's last
@@ -9,7 +10,7 @@ import LockstepCore
 /// An actor on a thread of its own: SQLite commits wait for fsync and libpq calls block, and neither
 /// may stall the cooperative pool.
 public actor StateStore {
-    private let executor: EmbeddedThreadExecutor
+    private let executor: DedicatedThreadExecutor
     private let db: any SQLDatabase
     public nonisolated let location: StoreLocation
     private let encoder: JSONEncoder
@@ -19,7 +20,7 @@ public actor StateStore {
 
     public init(_ location: StoreLocation) async throws {
         self.location = location
-        executor = EmbeddedThreadExecutor(name: "lockstep-state")
+        executor = DedicatedThreadExecutor(name: "lockstep-state")
         encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let db: any SQLDatabase

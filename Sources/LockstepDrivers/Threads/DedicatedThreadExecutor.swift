@@ -1,9 +1,9 @@
 import Foundation
 
-/// A serial executor on a thread of its own, for the actor that writes the log. Every commit waits
-/// for an fsync, which takes as long as the disk wants (milliseconds on a busy one); running that on
+/// A serial executor on a thread of its own, for an actor that blocks: the embedded log's writer and
+/// the state store, whose every commit waits for an fsync (or a database round trip), which takes as long as the disk wants (milliseconds on a busy one); running that on
 /// the cooperative pool (two threads on a two-core machine) would stall every other task meanwhile.
-package final class EmbeddedThreadExecutor: SerialExecutor, @unchecked Sendable {
+public final class DedicatedThreadExecutor: SerialExecutor, @unchecked Sendable {
     // @unchecked: `jobs`, `threadRunning` and `stopped` are only touched with `condition` locked.
     private let condition = NSCondition()
     private var jobs: [UnownedJob] = []
@@ -11,9 +11,9 @@ package final class EmbeddedThreadExecutor: SerialExecutor, @unchecked Sendable 
     private var stopped = false
     private let name: String
 
-    package init(name: String) { self.name = name }
+    public init(name: String) { self.name = name }
 
-    package func enqueue(_ job: consuming ExecutorJob) {
+    public func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         condition.lock()
         jobs.append(job)
@@ -30,10 +30,10 @@ package final class EmbeddedThreadExecutor: SerialExecutor, @unchecked Sendable 
         condition.unlock()
     }
 
-    package func asUnownedSerialExecutor() -> UnownedSerialExecutor { UnownedSerialExecutor(ordinary: self) }
+    public func asUnownedSerialExecutor() -> UnownedSerialExecutor { UnownedSerialExecutor(ordinary: self) }
 
     /// Lets the thread end once its queue is empty.
-    package func stop() {
+    public func stop() {
         condition.lock()
         stopped = true
         condition.signal()

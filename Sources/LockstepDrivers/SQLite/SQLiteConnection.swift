@@ -2,14 +2,14 @@ import CSQLite
 import Foundation
 
 /// One SQLite connection with cached prepared statements. Not thread-safe and not Sendable: each
-/// actor of the embedded log owns one and uses it only from its own isolation, which is why it is
-/// opened with SQLITE_OPEN_NOMUTEX.
-package final class SQLiteConnection {
-    let path: String
+/// owner (an actor of the embedded log, the state store) uses it only from its own isolation, which
+/// is why it is opened with SQLITE_OPEN_NOMUTEX.
+public final class SQLiteConnection {
+    public let path: String
     private var handle: OpaquePointer?
     private var statements: [String: SQLiteStatement] = [:]
 
-    package init(path: String) throws(EmbeddedBusError) {
+    public init(path: String) throws(SQLiteError) {
         self.path = path
         var db: OpaquePointer?
         let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
@@ -17,7 +17,7 @@ package final class SQLiteConnection {
         guard rc == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
             sqlite3_close_v2(db)
-            throw .sqlite(path: path, operation: "open", code: rc, message: message)
+            throw SQLiteError(path: path, operation: "open", code: rc, message: message)
         }
         handle = db
         // Another process (the CLI, a second standalone) may hold the write lock for one transaction;
@@ -27,23 +27,23 @@ package final class SQLiteConnection {
 
     deinit { close() }
 
-    var isOpen: Bool { handle != nil }
+    public var isOpen: Bool { handle != nil }
 
-    package func close() {
+    public func close() {
         for statement in statements.values { statement.finalize() }
         statements = [:]
         if let handle { sqlite3_close_v2(handle) }
         handle = nil
     }
 
-    package func execute(_ sql: String) throws(EmbeddedBusError) {
-        guard let handle else { throw .closed(path: path) }
+    public func execute(_ sql: String) throws(SQLiteError) {
+        guard let handle else { throw SQLiteError(path: path, operation: "use", code: 21, message: "the connection is closed") }
         var message: UnsafeMutablePointer<CChar>?
         let rc = sqlite3_exec(handle, sql, nil, nil, &message)
         if rc != SQLITE_OK {
             let text = message.map { String(cString: $0) } ?? String(cString: sqlite3_errmsg(handle))
             sqlite3_free(message)
-            throw .sqlite(path: path, operation: sql, code: rc, message: text)
+            throw SQLiteError(path: path, operation: sql, code: rc, message: text)
         }
     }
 
@@ -51,15 +51,14 @@ package final class SQLiteConnection {
     /// survives a power cut or kill -9). Switching a new file to WAL needs a moment of exclusive
     /// access that another process opening it at the same time may hold, and SQLite reports that as
     /// busy without waiting, so it is retried here for up to 10 s.
-    package func useWriteAheadLog() throws(EmbeddedBusError) {
+    public func useWriteAheadLog() throws(SQLiteError) {
         let deadline = ContinuousClock.now + .seconds(10)
         while true {
             do {
                 try execute("PRAGMA journal_mode=WAL")
                 break
             } catch {
-                guard case .sqlite(_, _, let code, _) = error, code & 0xff == SQLITE_BUSY || code & 0xff == SQLITE_LOCKED,
-                    ContinuousClock.now < deadline
+                guard error.isBusy, ContinuousClock.now < deadline
                 else { throw error }
                 usleep(20_000)
             }
@@ -68,8 +67,8 @@ package final class SQLiteConnection {
     }
 
     /// A prepared statement for `sql`, reset and with its bindings cleared.
-    package func statement(_ sql: String) throws(EmbeddedBusError) -> SQLiteStatement {
-        guard let handle else { throw .closed(path: path) }
+    public func statement(_ sql: String) throws(SQLiteError) -> SQLiteStatement {
+        guard let handle else { throw SQLiteError(path: path, operation: "use", code: 21, message: "the connection is closed") }
         if let cached = statements[sql] {
             cached.reset()
             return cached
@@ -77,7 +76,7 @@ package final class SQLiteConnection {
         var raw: OpaquePointer?
         let rc = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &raw, nil)
         guard rc == SQLITE_OK, let raw else {
-            throw .sqlite(path: path, operation: "prepare \(sql)", code: rc, message: String(cString: sqlite3_errmsg(handle)))
+            throw SQLiteError(path: path, operation: "prepare \(sql)", code: rc, message: String(cString: sqlite3_errmsg(handle)))
         }
         let statement = SQLiteStatement(raw, connection: self, sql: sql)
         statements[sql] = statement
@@ -85,30 +84,33 @@ package final class SQLiteConnection {
     }
 
     /// Rows changed by the last INSERT, UPDATE or DELETE.
-    var changes: Int { handle.map { Int(sqlite3_changes($0)) } ?? 0 }
+    public var changes: Int { handle.map { Int(sqlite3_changes($0)) } ?? 0 }
 
-    func error(_ operation: String, _ rc: Int32) -> EmbeddedBusError {
-        .sqlite(path: path, operation: operation, code: rc,
+    func error(_ operation: String, _ rc: Int32) -> SQLiteError {
+        SQLiteError(path: path, operation: operation, code: rc,
                 message: handle.map { String(cString: sqlite3_errmsg($0)) } ?? "closed")
     }
 
     /// Runs `body` in a write transaction taken up front (BEGIN IMMEDIATE), so two processes never
-    /// deadlock upgrading read locks; rolls back if `body` throws.
-    func writeTransaction<T>(_ body: () throws(EmbeddedBusError) -> T) throws(EmbeddedBusError) -> T {
-        try execute("BEGIN IMMEDIATE")
-        do {
-            let result = try body()
-            try execute("COMMIT")
-            return result
-        } catch {
+    /// deadlock upgrading read locks; rolls back if `body` throws. SQLite's own failures reach the
+    /// caller through `mapError`, so a caller keeps one error type.
+    public func writeTransaction<T, E: Error>(mapError: (SQLiteError) -> E, _ body: () throws(E) -> T) throws(E) -> T {
+        do { try execute("BEGIN IMMEDIATE") } catch { throw mapError(error) }
+        let result: T
+        do { result = try body() } catch {
             try? execute("ROLLBACK")
             throw error
         }
+        do { try execute("COMMIT") } catch {
+            try? execute("ROLLBACK")
+            throw mapError(error)
+        }
+        return result
     }
 }
 
 /// A prepared statement; bind by 1-based index, step, read columns by 0-based index.
-package final class SQLiteStatement {
+public final class SQLiteStatement {
     private var handle: OpaquePointer?
     private unowned let connection: SQLiteConnection
     let sql: String
@@ -132,13 +134,13 @@ package final class SQLiteStatement {
     }
 
     @discardableResult
-    package func bind(_ index: Int32, _ value: Int64) -> Self {
+    public func bind(_ index: Int32, _ value: Int64) -> Self {
         sqlite3_bind_int64(handle, index, value)
         return self
     }
 
     @discardableResult
-    package func bind(_ index: Int32, _ value: String?) -> Self {
+    public func bind(_ index: Int32, _ value: String?) -> Self {
         if let value {
             sqlite3_bind_text(handle, index, value, -1, SQLiteStatement.transient)
         } else {
@@ -148,7 +150,7 @@ package final class SQLiteStatement {
     }
 
     @discardableResult
-    func bind(_ index: Int32, bytes: [UInt8]) -> Self {
+    public func bind(_ index: Int32, bytes: [UInt8]) -> Self {
         _ = bytes.withUnsafeBytes { buffer in
             // A zero-length blob still needs a non-null pointer, or SQLite stores NULL.
             sqlite3_bind_blob(handle, index, buffer.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(buffer.count),
@@ -158,7 +160,7 @@ package final class SQLiteStatement {
     }
 
     /// True while a row is available; false once done.
-    package func step() throws(EmbeddedBusError) -> Bool {
+    public func step() throws(SQLiteError) -> Bool {
         let rc = sqlite3_step(handle)
         switch rc {
         case SQLITE_ROW: return true
@@ -170,26 +172,26 @@ package final class SQLiteStatement {
         }
     }
 
-    func run() throws(EmbeddedBusError) {
+    public func run() throws(SQLiteError) {
         while try step() {}
     }
 
     /// Reads the first row, if any, and resets at once. A statement left mid-result keeps its read
     /// transaction open: every later query on the connection would see that old snapshot, and the WAL
     /// could not be checkpointed past it.
-    func firstRow<T>(_ read: (SQLiteStatement) -> T) throws(EmbeddedBusError) -> T? {
+    public func firstRow<T>(_ read: (SQLiteStatement) -> T) throws(SQLiteError) -> T? {
         defer { sqlite3_reset(handle) }
         return try step() ? read(self) : nil
     }
 
-    package var columnCount: Int32 { sqlite3_column_count(handle) }
-    package func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(handle, column) }
-    package func isNull(_ column: Int32) -> Bool { sqlite3_column_type(handle, column) == SQLITE_NULL }
-    package func text(_ column: Int32) -> String? {
+    public var columnCount: Int32 { sqlite3_column_count(handle) }
+    public func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(handle, column) }
+    public func isNull(_ column: Int32) -> Bool { sqlite3_column_type(handle, column) == SQLITE_NULL }
+    public func text(_ column: Int32) -> String? {
         guard let pointer = sqlite3_column_text(handle, column) else { return nil }
         return String(cString: pointer)
     }
-    func bytes(_ column: Int32) -> [UInt8] {
+    public func bytes(_ column: Int32) -> [UInt8] {
         let count = Int(sqlite3_column_bytes(handle, column))
         guard count > 0, let pointer = sqlite3_column_blob(handle, column) else { return [] }
         return Array(UnsafeRawBufferPointer(start: pointer, count: count))

@@ -7,14 +7,14 @@ import LockstepCore
 
 /// One blocking libpq connection. Not thread-safe: create, use and close it on one thread
 /// (`PostgresSession.run` does), never from the cooperative pool.
-package final class PostgresConnection {
+public final class PostgresConnection {
     private var conn: OpaquePointer?
     /// `postgresql://user@host:port/db`: what messages show instead of the URI.
-    package let display: String
+    public let display: String
 
     /// Connects, giving up at `deadline`. Polls libpq's non-blocking connect itself: `connect_timeout`
     /// counts whole seconds (at least 2), too coarse for a deadline that is a second away.
-    package init(uri: String, name: String, deadline: ContinuousClock.Instant) throws(OperatorError) {
+    public init(uri: String, name: String, deadline: ContinuousClock.Instant) throws(DriverError) {
         let parsed = try Self.parse(uri, name: name)
         display = parsed.display
         // Keywords are applied in order and a repeated keyword keeps its last value: the URI (expanded
@@ -33,7 +33,7 @@ package final class PostgresConnection {
             let left = deadline - ContinuousClock.now
             guard left > .zero else {
                 close()
-                throw OperatorError(.timeout, "cannot connect to `\(name)` (\(display)) before the deadline", retryable: true)
+                throw DriverError(.timeout, "cannot connect to `\(name)` (\(display)) before the deadline", retryable: true)
             }
             var pfd = pollfd(fd: PQsocket(conn), events: Int16(state == PGRES_POLLING_READING ? POLLIN : POLLOUT), revents: 0)
             let ready = poll(&pfd, 1, Int32(min(max(left.seconds * 1000, 1), 60_000)))
@@ -43,11 +43,11 @@ package final class PostgresConnection {
     }
 
     /// Connects, waiting at most `connectTimeout`.
-    package convenience init(uri: String, name: String, connectTimeout: Duration) throws(OperatorError) {
+    public convenience init(uri: String, name: String, connectTimeout: Duration) throws(DriverError) {
         try self.init(uri: uri, name: name, deadline: .now + connectTimeout)
     }
 
-    private func failure(_ name: String) -> OperatorError {
+    private func failure(_ name: String) -> DriverError {
         let text = conn.map { String(cString: PQerrorMessage($0)) } ?? "out of memory"
         close()
         return PostgresErrors.connectionFailure(text, display: display, name: name)
@@ -55,18 +55,18 @@ package final class PostgresConnection {
 
     deinit { close() }
 
-    package func close() {
+    public func close() {
         if let conn { PQfinish(conn) }
         conn = nil
     }
 
     /// The socket, for the watchdog that unblocks a read past the deadline.
-    package var socket: Int32 { conn.map { PQsocket($0) } ?? -1 }
+    public var socket: Int32 { conn.map { PQsocket($0) } ?? -1 }
 
     /// Runs `sql` with `$1…` parameters sent separately from the text (never spliced in), returning rows as text.
     @discardableResult
-    package func query(_ sql: String, _ parameters: [String] = []) throws(OperatorError) -> [[String?]] {
-        guard let conn else { throw OperatorError(.unavailable, "connection \(display) is closed", retryable: true) }
+    public func query(_ sql: String, _ parameters: [String] = []) throws(DriverError) -> [[String?]] {
+        guard let conn else { throw DriverError(.unavailable, "connection \(display) is closed", retryable: true) }
         let copies = parameters.map { strdup($0) }
         defer { copies.forEach { free($0) } }
         let pointers = copies.map { UnsafePointer($0) }
@@ -94,19 +94,19 @@ package final class PostgresConnection {
     }
 
     /// Rows in `quotedTable`, which must come from `quoteIdentifier`.
-    package func count(_ quotedTable: String) throws(OperatorError) -> Int64 {
+    public func count(_ quotedTable: String) throws(DriverError) -> Int64 {
         let rows = try query("SELECT count(*) FROM \(quotedTable)")
         guard let text = rows.first?.first ?? nil, let value = Int64(text) else {
-            throw OperatorError(.badResponse, "\(display): count(*) returned no number", retryable: false)
+            throw DriverError(.badResponse, "\(display): count(*) returned no number", retryable: false)
         }
         return value
     }
 
     /// `name` quoted as an SQL identifier by libpq, so `user`, `Mixed Case` or `x; DROP TABLE y` stay names.
-    package func quoteIdentifier(_ name: String) throws(OperatorError) -> String {
-        guard let conn else { throw OperatorError(.unavailable, "connection \(display) is closed", retryable: true) }
+    public func quoteIdentifier(_ name: String) throws(DriverError) -> String {
+        guard let conn else { throw DriverError(.unavailable, "connection \(display) is closed", retryable: true) }
         guard let quoted = PQescapeIdentifier(conn, name, strlen(name)) else {
-            throw OperatorError(.config, "cannot quote identifier: \(String(cString: PQerrorMessage(conn)))", retryable: false)
+            throw DriverError(.config, "cannot quote identifier: \(String(cString: PQerrorMessage(conn)))", retryable: false)
         }
         defer { PQfreemem(quoted) }
         return String(cString: quoted)
@@ -118,11 +118,11 @@ package final class PostgresConnection {
 
     /// Checks the URI with libpq's own parser and keeps only what may be shown. On failure libpq's
     /// message is dropped: it can quote the malformed part, which may be the password.
-    private static func parse(_ uri: String, name: String) throws(OperatorError) -> ParsedURI {
+    private static func parse(_ uri: String, name: String) throws(DriverError) -> ParsedURI {
         var errorMessage: UnsafeMutablePointer<CChar>?
         guard let options = PQconninfoParse(uri, &errorMessage) else {
             if let errorMessage { PQfreemem(errorMessage) }
-            throw .config("connection `\(name)` (\(LockstepConfig.redacted(uri))) is not a valid PostgreSQL URI; "
+            throw .config("connection `\(name)` (\(Redacted.uri(uri))) is not a valid PostgreSQL URI; "
                 + "check its percent-encoding and parameters")
         }
         defer { PQconninfoFree(options) }

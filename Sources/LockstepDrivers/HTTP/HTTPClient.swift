@@ -5,25 +5,30 @@ import FoundationNetworking
 import LockstepCore
 
 /// A response read in full.
-struct HTTPResponse: Sendable {
-    var status: Int
-    var body: Data
+public struct HTTPResponse: Sendable {
+    public var status: Int
+    public var body: Data
 
-    var isSuccess: Bool { (200..<300).contains(status) }
+    public init(status: Int, body: Data) {
+        self.status = status
+        self.body = body
+    }
+
+    public var isSuccess: Bool { (200..<300).contains(status) }
     /// The body as JSON, or nil when it is not JSON.
-    var json: JSONValue? { try? JSONDecoder().decode(JSONValue.self, from: body) }
+    public var json: JSONValue? { try? JSONDecoder().decode(JSONValue.self, from: body) }
 }
 
-/// One-shot HTTP requests with a hard timeout, mapping every failure to an `OperatorError`.
+/// One-shot HTTP requests with a hard timeout, mapping every failure to a `DriverError`.
 ///
 /// Each request gets its own session whose request AND resource timeouts are set: `URLSession.shared`
 /// ignores a request's `timeoutInterval` against a server that accepts and never answers. TLS
 /// certificates are verified (the session's default); nothing here turns that off.
-enum HTTPClient {
-    static func send(
+public enum HTTPClient {
+    public static func send(
         method: String, url: URL, headers: [String: String] = [:], body: Data? = nil, timeout: Duration
-    ) async throws(OperatorError) -> HTTPResponse {
-        let shown = LockstepConfig.redacted(url.absoluteString)
+    ) async throws(DriverError) -> HTTPResponse {
+        let shown = Redacted.uri(url.absoluteString)
         let seconds = max(timeout.seconds, 0.001)
         // The session's timeouts are whole seconds in practice (measured here: 0.999 s fired at once, as if
         // truncated to 0), so they are set rounded up as a backstop and a timer cancels at the exact deadline.
@@ -45,19 +50,19 @@ enum HTTPClient {
         case .response(let status, let data):
             return HTTPResponse(status: status, body: data)
         case .timedOut:
-            throw OperatorError(.timeout, "\(method) \(shown) got no response within \(format(seconds)) s", retryable: true)
+            throw DriverError(.timeout, "\(method) \(shown) got no response within \(format(seconds)) s", retryable: true)
         case .failed(let error as URLError):
             throw classify(error, method: method, shown: shown, timeout: seconds)
         case .failed(let error):
-            throw OperatorError(.unavailable, "\(method) \(shown) failed: \(type(of: error))", retryable: true)
+            throw DriverError(.unavailable, "\(method) \(shown) failed: \(type(of: error))", retryable: true)
         case .notHTTP:
-            throw OperatorError(.badResponse, "\(method) \(shown): not an HTTP response", retryable: true)
+            throw DriverError(.badResponse, "\(method) \(shown): not an HTTP response", retryable: true)
         }
     }
 
     /// The error for a non-2xx status: 5xx, 408 and 429 may pass; other 4xx mean the request is wrong.
-    static func statusError(_ response: HTTPResponse, method: String, url: URL) -> OperatorError {
-        let shown = LockstepConfig.redacted(url.absoluteString)
+    public static func statusError(_ response: HTTPResponse, method: String, url: URL) -> DriverError {
+        let shown = Redacted.uri(url.absoluteString)
         let status = response.status
         let retryable = status >= 500 || status == 408 || status == 429
         var message = "\(method) \(shown) answered HTTP \(status)"
@@ -65,34 +70,34 @@ enum HTTPClient {
         if let snippet = String(data: response.body.prefix(200), encoding: .utf8), !snippet.isEmpty {
             message += ": \(snippet)"
         }
-        return OperatorError(.httpStatus(status), message, retryable: retryable)
+        return DriverError(.httpStatus(status), message, retryable: retryable)
     }
 
-    private static func classify(_ error: URLError, method: String, shown: String, timeout: Double) -> OperatorError {
+    private static func classify(_ error: URLError, method: String, shown: String, timeout: Double) -> DriverError {
         let prefix = "\(method) \(shown)"
         switch error.code {
         case .timedOut:
-            return OperatorError(.timeout, "\(prefix) got no response within \(format(timeout)) s", retryable: true)
+            return DriverError(.timeout, "\(prefix) got no response within \(format(timeout)) s", retryable: true)
         case .cannotConnectToHost, .networkConnectionLost, .cannotFindHost, .dnsLookupFailed,
              .notConnectedToInternet, .resourceUnavailable, .badServerResponse, .zeroByteResource:
-            return OperatorError(.unavailable, "\(prefix) failed: \(describe(error.code)) (URLError \(error.code.rawValue))", retryable: true)
+            return DriverError(.unavailable, "\(prefix) failed: \(describe(error.code)) (URLError \(error.code.rawValue))", retryable: true)
         case .secureConnectionFailed, .serverCertificateHasBadDate, .serverCertificateUntrusted,
              .serverCertificateHasUnknownRoot, .serverCertificateNotYetValid, .clientCertificateRejected,
              .clientCertificateRequired:
-            return OperatorError(.tls, "\(prefix) failed TLS verification (URLError \(error.code.rawValue))", retryable: false)
+            return DriverError(.tls, "\(prefix) failed TLS verification (URLError \(error.code.rawValue))", retryable: false)
         case .badURL, .unsupportedURL:
             return .config("\(prefix): not a usable http(s) URL")
         case .cancelled:
-            return OperatorError(.cancelled, "\(prefix) was cancelled", retryable: true)
+            return DriverError(.cancelled, "\(prefix) was cancelled", retryable: true)
         default:
             // FoundationNetworking reports curl's TLS failures (e.g. a self-signed certificate) as an
             // unknown code whose description is curl's message: recognise them by that text.
             let detail = String(error.localizedDescription.prefix(200))
             let lower = detail.lowercased()
             if lower.contains("ssl") || lower.contains("certificate") || lower.contains("tls") {
-                return OperatorError(.tls, "\(prefix) failed TLS verification: \(detail)", retryable: false)
+                return DriverError(.tls, "\(prefix) failed TLS verification: \(detail)", retryable: false)
             }
-            return OperatorError(.unavailable, "\(prefix) failed: \(detail) (URLError \(error.code.rawValue))", retryable: true)
+            return DriverError(.unavailable, "\(prefix) failed: \(detail) (URLError \(error.code.rawValue))", retryable: true)
         }
     }
 
@@ -107,15 +112,5 @@ enum HTTPClient {
 
     private static func format(_ seconds: Double) -> String {
         seconds.rounded() == seconds ? String(Int(seconds)) : String(format: "%.3g", seconds)
-    }
-
-    /// Parses an http(s) URL from a rendered param, or a config error naming the param.
-    static func url(_ text: String, param: String, origin: String) throws(OperatorError) -> URL {
-        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
-              url.host != nil
-        else {
-            throw .config("task \(origin): param `\(param)` is not an http(s) URL: \(LockstepConfig.redacted(text))")
-        }
-        return url
     }
 }

@@ -9,11 +9,11 @@ import Glibc
 /// The budget bounds each phase: a polled connect for connecting, `statement_timeout` for the
 /// server's work, and a watchdog that shuts the socket down shortly after the deadline in case the
 /// server itself stops answering (statement_timeout cannot fire on a hung server).
-package enum PostgresSession {
-    package static func run<T: Sendable>(
+public enum PostgresSession {
+    public static func run<T: Sendable>(
         connection name: String, uri: String, budget: Duration,
-        _ body: @escaping @Sendable (PostgresConnection) throws(OperatorError) -> T
-    ) async throws(OperatorError) -> T {
+        _ body: @escaping @Sendable (PostgresConnection) throws(DriverError) -> T
+    ) async throws(DriverError) -> T {
         do {
             return try await BlockingThread.run(name: "lockstep-pq-\(name)") { () throws -> T in
                 let deadline = ContinuousClock.now + budget
@@ -21,7 +21,7 @@ package enum PostgresSession {
                 defer { connection.close() }
                 let left = deadline - ContinuousClock.now
                 guard left > .zero else {
-                    throw OperatorError(.timeout, "connected to \(connection.display) but the deadline passed", retryable: true)
+                    throw DriverError(.timeout, "connected to \(connection.display) but the deadline passed", retryable: true)
                 }
                 let watchdog = Watchdog(socket: connection.socket, at: deadline + .milliseconds(500))
                 do {
@@ -31,15 +31,15 @@ package enum PostgresSession {
                     return value
                 } catch {
                     if watchdog.disarm() {
-                        throw OperatorError(.timeout, "\(connection.display) did not answer before the deadline", retryable: true)
+                        throw DriverError(.timeout, "\(connection.display) did not answer before the deadline", retryable: true)
                     }
                     throw error
                 }
             }
-        } catch let error as OperatorError {
+        } catch let error as DriverError {
             throw error
         } catch {
-            throw OperatorError(.internal, "database work on `\(name)` failed: \(type(of: error))", retryable: true)
+            throw DriverError(.internal, "database work on `\(name)` failed: \(type(of: error))", retryable: true)
         }
     }
 }
