@@ -5,6 +5,7 @@ import LockstepKafka
 import LockstepOperators
 import LockstepServices
 import LockstepTestSupport
+import LockstepWire
 import Logging
 import ServiceLifecycle
 
@@ -71,10 +72,10 @@ enum PipelineBench {
         let fastapi = try await FastAPIService.start()
         defer { fastapi.stop() }
         let root = TestPaths.packageRoot
-        var config = try ConfigLoader.loadConfig(file: root.appendingPathComponent("config/lockstep.yaml"))
+        var config = try DeploymentFiles.readConfig(root.appendingPathComponent("config/lockstep.yaml"))
         config.variables["FASTAPI_BASE_URL"] = fastapi.baseURL
         config.connections["noblestride_postgres"] = cluster.uri()
-        let dags = try ConfigLoader.loadDags(directory: root.appendingPathComponent("config/dags"), config: config, operators: OperatorRegistry.builtin.names)
+        let dags = try DeploymentFiles.readDags(root.appendingPathComponent("config/dags"), config: config, registry: .allPacks)
             .map { dag in var d = dag; d.maxActiveRuns = 1; return d }
         let system = try await BenchSystem.start(bus: .embedded, dags: dags, config: config)
         _ = try await system.runToEnd("recommender_training_pipeline")
@@ -185,7 +186,7 @@ final class BenchSystem: Sendable {
         let chain = DagSpec(id: "chain", maxActiveRuns: 1, tasks: (0..<PipelineBench.chainLength).map {
             TaskSpec(id: "t\($0)", operator: "noop", upstream: $0 == 0 ? [] : ["t\($0 - 1)"])
         })
-        let wide = try ConfigLoader.parseDag(wideYAML, file: "wide.yaml", config: config, operators: OperatorRegistry.builtin.names)
+        let wide = try ConfigLoader.parseDag(wideYAML, file: "wide.yaml", config: config, operators: OperatorRegistry.allPacks.names)
         let bus: any EventBus
         switch kind {
         case .embedded: bus = try EmbeddedBus(directory: directory)

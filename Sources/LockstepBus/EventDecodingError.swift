@@ -45,7 +45,7 @@ public struct EventDecodingError: Error, Sendable, Hashable, CustomStringConvert
     public var offset: Int64 { position.offset }
 
     public var description: String {
-        "record \(position) is not a valid event: \(reason). Send it to the deadletter topic with this reason "
-            + "and go on; fix the producer that wrote it."
+        "record \(position) is not a valid event: \(reason). Publish CloudEvents 1.0 with JSON data, in binary "
+            + "mode (ce_* headers) or structured mode (application/cloudevents+json), as topics/ documents"
     }
 }

@@ -15,9 +15,9 @@ func runServices(_ services: [any Service], logger: Logger) async throws {
 
 /// Opens the runtime for `component`, runs the services it makes until a signal, then closes the bus.
 func runComponent(_ options: RuntimeOptions, _ component: String, _ make: (Runtime) -> [any Service]) async throws {
-    let runtime = try await options.makeRuntime(component: component)
-    try await runServices(make(runtime), logger: runtime.logger)
-    await runtime.bus.close()
+    try await options.withRuntime(component: component) { runtime in
+        try await runServices(make(runtime), logger: runtime.logger)
+    }
 }
 
 /// `lockstep standalone`: every component in one process (embedded bus and SQLite state by default).
@@ -29,18 +29,18 @@ struct StandaloneCommand: AsyncParsableCommand {
     @Flag(help: "Do not run the scheduler (runs start only from trigger requests).") var noScheduler = false
 
     func run() async throws {
-        let runtime = try await options.makeRuntime(component: "standalone")
-        let reports = options.reportsDirectory(runtime.config)
-        var services: [any Service] = [
-            Coordinator(runtime: runtime),
-            Worker(runtime: runtime, options: .init(concurrency: workers, dataDirectory: options.dataDirectory, reportsDirectory: reports)),
-            Worker(runtime: runtime, options: .notifier(dataDirectory: options.dataDirectory, reportsDirectory: reports)),
-        ]
-        if !noScheduler { services.append(Scheduler(runtime: runtime)) }
-        if !runtime.config.alerts.isEmpty { services.append(try makeAlerter(runtime)) }
-        runtime.logger.info("standalone: bus \(options.bus), state \(runtime.store.location), \(runtime.dags.count) DAGs")
-        try await runServices(services, logger: runtime.logger)
-        await runtime.bus.close()
+        try await options.withRuntime(component: "standalone") { runtime in
+            let reports = options.reportsDirectory(runtime.config)
+            var services: [any Service] = [
+                Coordinator(runtime: runtime),
+                Worker(runtime: runtime, options: .init(concurrency: workers, dataDirectory: options.dataDirectory, reportsDirectory: reports)),
+                Worker(runtime: runtime, options: .notifier(dataDirectory: options.dataDirectory, reportsDirectory: reports)),
+            ]
+            if !noScheduler { services.append(Scheduler(runtime: runtime)) }
+            if !runtime.config.alerts.isEmpty { services.append(try makeAlerter(runtime)) }
+            runtime.logger.info("standalone: bus \(options.bus), state \(runtime.store.location), \(runtime.dags.count) DAGs, packs \(runtime.registry.packs.joined(separator: ", "))")
+            try await runServices(services, logger: runtime.logger)
+        }
     }
 }
 
@@ -90,12 +90,12 @@ struct AlerterCommand: AsyncParsableCommand {
         commandName: "alerter", abstract: "POST run and task lifecycle events to the webhooks under `alerts:` in the config.")
     @OptionGroup var options: RuntimeOptions
     func run() async throws {
-        let runtime = try await options.makeRuntime(component: "alerter")
-        guard !runtime.config.alerts.isEmpty else {
-            throw UserFacingError("no alerts in \(options.configuration.config); add one under `alerts:` (see the README's Alerts section)")
+        try await options.withRuntime(component: "alerter") { runtime in
+            guard !runtime.config.alerts.isEmpty else {
+                throw UserFacingError("no alerts in \(options.configuration.config); add one under `alerts:` (see the README's Alerts section)")
+            }
+            try await runServices([try makeAlerter(runtime)], logger: runtime.logger)
         }
-        try await runServices([try makeAlerter(runtime)], logger: runtime.logger)
-        await runtime.bus.close()
     }
 }
 

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import LockstepCore
-import LockstepOperators
+import LockstepServices
 
 /// `--config` and `--dags`, shared by every command that reads the deployment's configuration.
 struct ConfigOptions: ParsableArguments {
@@ -11,15 +11,11 @@ struct ConfigOptions: ParsableArguments {
     @Option(name: .long, help: "The directory of DAG files. Env: LOCKSTEP_DAGS.")
     var dags: String = ProcessInfo.processInfo.environment["LOCKSTEP_DAGS"] ?? "config/dags"
 
-    /// The config with environment overrides applied, and every DAG validated against it.
-    func load(dagsDirectory: String? = nil) throws(ConfigError) -> (LockstepConfig, [DagSpec]) {
-        let config = try ConfigLoader.loadConfig(file: URL(fileURLWithPath: self.config))
-            .applyingEnvironment(ProcessInfo.processInfo.environment)
-        let dags = try ConfigLoader.loadDags(
-            directory: URL(fileURLWithPath: dagsDirectory ?? self.dags), config: config,
-            operators: OperatorRegistry.builtin.names)
-        try ConfigLoader.validateAlerts(config, dags: dags, file: self.config)
-        return (config, dags)
+    /// The config with environment overrides applied, its operator packs, and every DAG validated against them.
+    func load(dagsDirectory: String? = nil) throws(ConfigError) -> Deployment {
+        try DeploymentFiles.load(
+            config: URL(fileURLWithPath: config), dags: URL(fileURLWithPath: dagsDirectory ?? dags),
+            environment: ProcessInfo.processInfo.environment)
     }
 }
 
@@ -27,6 +23,19 @@ struct ConfigOptions: ParsableArguments {
 struct UserFacingError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
+}
+
+/// A request a user can correct (a bad flag value, a refused trigger): printed as one `error:` line
+/// with the fix, exit status 2, and without the root command's usage text, which says nothing about
+/// what was wrong.
+struct UsageError: Error, CustomStringConvertible {
+    var message: String
+    var fix: String?
+    init(_ message: String, fix: String? = nil) {
+        self.message = message
+        self.fix = fix
+    }
+    var description: String { message + (fix.map { ". Fix: \($0)" } ?? "") }
 }
 
 extension ConfigError {

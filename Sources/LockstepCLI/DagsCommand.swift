@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LockstepCore
 import LockstepServices
+import LockstepWire
 
 /// `lockstep dags list|validate`.
 struct DagsCommand: AsyncParsableCommand {
@@ -17,7 +18,7 @@ struct DagsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let dags: [DagSpec]
-            do { (_, dags) = try options.load() } catch { throw error.asExit }
+            do { dags = try options.load().dags } catch { throw error.asExit }
             let reference = try now.map { text in
                 guard let date = ISO8601.parse(text) else { throw ValidationError("--now must be an ISO 8601 instant") }
                 return date
@@ -47,7 +48,8 @@ struct DagsCommand: AsyncParsableCommand {
 
         func run() async throws {
             do {
-                let (config, dags) = try options.load(dagsDirectory: directory)
+                let deployment = try options.load(dagsDirectory: directory)
+                let (config, dags) = (deployment.config, deployment.dags)
                 print("ok: \(dags.count) DAG\(dags.count == 1 ? "" : "s") valid (\(dags.map(\.id).joined(separator: ", "))); \(config.pools.count) pool\(config.pools.count == 1 ? "" : "s")")
             } catch {
                 throw error.asExit
@@ -76,9 +78,9 @@ struct DagsCommand: AsyncParsableCommand {
 
 /// Publishes one ops action (an event on the ops topic, the audit trail) and says what was asked.
 func publishOps(_ options: RuntimeOptions, _ done: String, _ action: (OpsActions) async throws -> Void) async throws {
-    let runtime = try await options.makeRuntime(component: "cli")
-    try await runtime.createTopics()
-    try await action(OpsActions(runtime: runtime))
-    print(done)
-    await runtime.bus.close()
+    try await options.withRuntime(component: "cli") { runtime in
+        try await runtime.createTopics()
+        try await action(OpsActions(runtime: runtime))
+        print(done)
+    }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 /// `lockstep`: the root command. Each subcommand lives in its own file.
 @available(macOS 10.15, macCatalyst 13, iOS 13, tvOS 13, watchOS 6, *)
@@ -24,6 +25,9 @@ public func runLockstep(_ arguments: [String]? = nil) async {
         } else {
             try command.run()
         }
+    } catch let error as UsageError {
+        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+        exit(2)
     } catch {
         LockstepCommand.exit(withError: error)
     }

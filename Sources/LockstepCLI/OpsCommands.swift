@@ -4,6 +4,7 @@ import LockstepBus
 import LockstepCore
 import LockstepOperators
 import LockstepServices
+import LockstepWire
 
 /// `lockstep replay`: rerun what a range of a request topic held, as new runs marked as replays.
 struct ReplayCommand: AsyncParsableCommand {
@@ -19,34 +20,34 @@ struct ReplayCommand: AsyncParsableCommand {
     @Flag(help: "List what would rerun; publish nothing.") var dryRun = false
 
     func run() async throws {
-        let runtime = try await options.makeRuntime(component: "cli")
-        defer { Task { await runtime.bus.close() } }
-        let start: Replay.Start
-        switch (from, fromOffset) {
-        case (let time?, nil): start = .time(try parseTime(time, "--from"))
-        case (nil, let offset?): let (p, o) = try parseOffset(offset, "--from-offset"); start = .offset(partition: p, offset: o)
-        default: throw ValidationError("give exactly one of --from TIME or --from-offset PARTITION:OFFSET")
-        }
-        var end = Replay.End.latest
-        if let to {
-            if to.contains(":") && !to.contains("T") && !to.contains("-") {
-                let (p, o) = try parseOffset(to, "--to")
-                end = .offset(partition: p, offset: o)
-            } else {
-                end = .time(try parseTime(to, "--to"))
+        try await options.withRuntime(component: "cli") { runtime in
+            let start: Replay.Start
+            switch (from, fromOffset) {
+            case (let time?, nil): start = .time(try parseTime(time, "--from"))
+            case (nil, let offset?): let (p, o) = try parseOffset(offset, "--from-offset"); start = .offset(partition: p, offset: o)
+            default: throw ValidationError("give exactly one of --from TIME or --from-offset PARTITION:OFFSET")
             }
+            var end = Replay.End.latest
+            if let to {
+                if to.contains(":") && !to.contains("T") && !to.contains("-") {
+                    let (p, o) = try parseOffset(to, "--to")
+                    end = .offset(partition: p, offset: o)
+                } else {
+                    end = .time(try parseTime(to, "--to"))
+                }
+            }
+            let replay = Replay(runtime: runtime)
+            try replay.checkReplayable(topic)
+            let batch = String(UUID().uuidString.prefix(8)).lowercased()
+            let items = try await replay.plan(topic: topic, from: start, to: end, dagID: dag, batch: batch)
+            for item in items {
+                print("\(dryRun ? "would rerun" : "rerun") \(item.original.id) (\(item.position), \(ISO8601.format(item.timestamp))) dag=\(item.request.dagID) as run \(item.request.runID)")
+            }
+            if !dryRun {
+                try await replay.execute(items, topic: topic, ops: OpsActions(runtime: runtime))
+            }
+            print("\(items.count) run\(items.count == 1 ? "" : "s") \(dryRun ? "would be replayed" : "replayed")")
         }
-        let replay = Replay(runtime: runtime)
-        try replay.checkReplayable(topic)
-        let batch = String(UUID().uuidString.prefix(8)).lowercased()
-        let items = try await replay.plan(topic: topic, from: start, to: end, dagID: dag, batch: batch)
-        for item in items {
-            print("\(dryRun ? "would rerun" : "rerun") \(item.original.id) (\(item.position), \(ISO8601.format(item.timestamp))) dag=\(item.request.dagID) as run \(item.request.runID)")
-        }
-        if !dryRun {
-            try await replay.execute(items, topic: topic, ops: OpsActions(runtime: runtime))
-        }
-        print("\(items.count) run\(items.count == 1 ? "" : "s") \(dryRun ? "would be replayed" : "replayed")")
     }
 }
 
@@ -61,23 +62,23 @@ struct BackfillCommand: AsyncParsableCommand {
     @Flag(help: "List the runs; publish nothing.") var dryRun = false
 
     func run() async throws {
-        let runtime = try await options.makeRuntime(component: "cli")
-        defer { Task { await runtime.bus.close() } }
-        guard let spec = runtime.dags.first(where: { $0.id == dag }) else { throw ValidationError("unknown DAG `\(dag)`") }
-        let requests: [RunRequest]
-        do { requests = try Backfill.requests(spec, from: try parseTime(from, "--from"), to: try parseTime(to, "--to")) } catch let error as OpsError {
-            throw ValidationError(error.description)
+        try await options.withRuntime(component: "cli") { runtime in
+            guard let spec = runtime.dags.first(where: { $0.id == dag }) else { throw ValidationError("unknown DAG `\(dag)`") }
+            let requests: [RunRequest]
+            do { requests = try Backfill.requests(spec, from: try parseTime(from, "--from"), to: try parseTime(to, "--to")) } catch let error as OpsError {
+                throw ValidationError(error.description)
+            }
+            let ops = OpsActions(runtime: runtime)
+            if !dryRun { try await runtime.createTopics() }
+            for request in requests {
+                print("\(dryRun ? "would request" : "requested") \(request.runID)")
+                if !dryRun { try await ops.requestRun(request) }
+            }
+            if !dryRun {
+                try await ops.audit("backfill", target: dag, details: ["from": .string(from), "to": .string(to), "runs": .int(Int64(requests.count))])
+            }
+            print("\(requests.count) run\(requests.count == 1 ? "" : "s")")
         }
-        let ops = OpsActions(runtime: runtime)
-        if !dryRun { try await runtime.createTopics() }
-        for request in requests {
-            print("\(dryRun ? "would request" : "requested") \(request.runID)")
-            if !dryRun { try await ops.requestRun(request) }
-        }
-        if !dryRun {
-            try await ops.audit("backfill", target: dag, details: ["from": .string(from), "to": .string(to), "runs": .int(Int64(requests.count))])
-        }
-        print("\(requests.count) run\(requests.count == 1 ? "" : "s")")
     }
 }
 
@@ -91,13 +92,13 @@ struct DeadLettersCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Every dead letter: id, time, component, reason, original position.")
         @OptionGroup var options: RuntimeOptions
         func run() async throws {
-            let runtime = try await options.makeRuntime(component: "cli")
-            let entries = try await DeadLetters(runtime: runtime).list()
-            await runtime.bus.close()
-            if entries.isEmpty { print("no dead letters"); return }
-            for e in entries {
-                print("\(e.id)  \(e.time.map(ISO8601.format) ?? "-")  \(e.component)  \(e.originalTopic)\(e.originalPosition ?? "")")
-                print("    \(e.reason)")
+            try await options.withRuntime(component: "cli") { runtime in
+                let entries = try await DeadLetters(runtime: runtime).list()
+                if entries.isEmpty { print("no dead letters"); return }
+                for e in entries {
+                    print("\(e.id)  \(e.time.map(ISO8601.format) ?? "-")  \(e.component)  \(e.originalTopic)\(e.originalPosition ?? "")")
+                    print("    \(e.reason)")
+                }
             }
         }
     }
@@ -107,13 +108,13 @@ struct DeadLettersCommand: AsyncParsableCommand {
         @OptionGroup var options: RuntimeOptions
         @Argument(help: "The dead letter's id (see `lockstep deadletters list`).") var id: String
         func run() async throws {
-            let runtime = try await options.makeRuntime(component: "cli")
-            defer { Task { await runtime.bus.close() } }
-            do {
-                let entry = try await DeadLetters(runtime: runtime).redrive(id, ops: OpsActions(runtime: runtime))
-                print("redriven \(id) to \(entry.originalTopic)")
-            } catch let error as OpsError {
-                throw ValidationError(error.description)
+            try await options.withRuntime(component: "cli") { runtime in
+                do {
+                    let entry = try await DeadLetters(runtime: runtime).redrive(id, ops: OpsActions(runtime: runtime))
+                    print("redriven \(id) to \(entry.originalTopic)")
+                } catch let error as OpsError {
+                    throw ValidationError(error.description)
+                }
             }
         }
     }
@@ -125,10 +126,10 @@ struct RebuildCommand: AsyncParsableCommand {
         commandName: "rebuild", abstract: "Recompute the run-state store from the coordinator's topics (stop the coordinator first).")
     @OptionGroup var options: RuntimeOptions
     func run() async throws {
-        let runtime = try await options.makeRuntime(component: "cli")
-        let (runs, events) = try await Rebuild(runtime: runtime).run()
-        await runtime.bus.close()
-        print("rebuilt \(runs) run\(runs == 1 ? "" : "s") from \(events) events")
+        try await options.withRuntime(component: "cli") { runtime in
+            let (runs, events) = try await Rebuild(runtime: runtime).run()
+            print("rebuilt \(runs) run\(runs == 1 ? "" : "s") from \(events) events")
+        }
     }
 }
 

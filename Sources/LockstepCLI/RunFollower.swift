@@ -2,6 +2,7 @@ import Foundation
 import LockstepBus
 import LockstepCore
 import LockstepServices
+import LockstepWire
 
 /// Prints a run's lifecycle events as they arrive on the run-events topic, the way any downstream
 /// subscriber sees them, until the run ends.
@@ -26,9 +27,9 @@ struct RunFollower {
                     guard record.key == runID, let event = try? CloudEvent(record), let data = event.data else { continue }
                     print(Self.line(event.type, data))
                     switch event.type {
-                    case "lockstep.run.succeeded": return .succeeded
-                    case "lockstep.run.failed": return .failed
-                    case "lockstep.run.cancelled": return .cancelled
+                    case EventType.lifecycle(.runSucceeded): return .succeeded
+                    case EventType.lifecycle(.runFailed): return .failed
+                    case EventType.lifecycle(.runCancelled): return .cancelled
                     default: continue
                     }
                 }

@@ -4,6 +4,7 @@ import LockstepBus
 import LockstepCore
 import LockstepKafka
 import LockstepServices
+import LockstepWire
 import Logging
 
 /// Where the components find the bus, the state store and their files.
@@ -49,18 +50,34 @@ struct RuntimeOptions: ParsableArguments {
         throw ValidationError("--bus must be `embedded` or kafka://host:port, not `\(bus)`")
     }
 
-    /// Loads config and DAGs, opens the bus and the store.
-    func makeRuntime(component: String) async throws -> Runtime {
+    /// Loads config and DAGs, opens the bus and the store, runs `body`, and closes what it opened
+    /// whether `body` returns or throws.
+    func withRuntime<T>(component: String, _ body: (Runtime) async throws -> T) async throws -> T {
+        let runtime = try await makeRuntime(component: component)
+        do {
+            let result = try await body(runtime)
+            await runtime.close()
+            return result
+        } catch {
+            await runtime.close()
+            throw error
+        }
+    }
+
+    private func makeRuntime(component: String) async throws -> Runtime {
         var logger = Logger(label: "lockstep.\(component)")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
-        let config: LockstepConfig
-        let dags: [DagSpec]
-        do { (config, dags) = try configuration.load() } catch { throw error.asExit }
+        let deployment: Deployment
+        do { deployment = try configuration.load() } catch { throw error.asExit }
         try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
         let bus = try makeBus(logger: logger)
-        let store = try await StateStore(storeLocation)
+        let store: StateStore
+        do { store = try await StateStore(storeLocation) } catch {
+            await bus.close()
+            throw error
+        }
         return Runtime(
-            bus: bus, store: store, topics: Topics(prefix: topicPrefix), dags: dags, config: config, logger: logger,
+            bus: bus, store: store, topics: Topics(prefix: topicPrefix), deployment: deployment, logger: logger,
             instance: "\(component)-\(Runtime.defaultInstance)")
     }
 }

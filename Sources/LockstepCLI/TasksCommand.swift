@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LockstepCore
 import LockstepOperators
+import LockstepServices
 import Logging
 
 /// `lockstep tasks test`: runs one task's operator now, outside any run and without a bus.
@@ -35,9 +36,9 @@ struct TasksCommand: AsyncParsableCommand {
         @Option(help: "Log level for the operator's log lines on standard error.") var logLevel: String = "info"
 
         func run() async throws {
-            let config: LockstepConfig
-            let dags: [DagSpec]
-            do { (config, dags) = try options.load() } catch { throw error.asExit }
+            let deployment: Deployment
+            do { deployment = try options.load() } catch { throw error.asExit }
+            let (config, dags) = (deployment.config, deployment.dags)
             guard let dagSpec = dags.first(where: { $0.id == dag }) else {
                 throw fail("no DAG `\(dag)` in \(options.dags) (have: \(dags.map(\.id).joined(separator: ", ")))")
             }
@@ -65,11 +66,11 @@ struct TasksCommand: AsyncParsableCommand {
                 reportsDirectory: URL(fileURLWithPath: reportsDir ?? environment("LOCKSTEP_REPORTS_DIR") ?? config.variables["REPORTS_DIR"] ?? data.appendingPathComponent("reports").path),
                 now: now, logger: logger)
 
-            switch await OperatorRegistry.builtin.run(taskSpec.operator, context) {
+            switch await deployment.registry.run(taskSpec.operator, context) {
             case .success(let result):
                 let events: [JSONValue] = result.events.map { event in
                     let subject: JSONValue = event.subject.map { JSONValue.string($0) } ?? .null
-                    return .object(["type": .string(event.type), "subject": subject, "data": event.data])
+                    return .object(["type": .string(event.kind.eventType), "subject": subject, "data": event.data])
                 }
                 print(Self.pretty([
                     "task": .string("\(dag).\(task)"), "operator": .string(taskSpec.operator), "status": "success",

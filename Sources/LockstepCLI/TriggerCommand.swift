@@ -1,10 +1,10 @@
 import ArgumentParser
 import Foundation
-import LockstepBus
 import LockstepCore
 import LockstepServices
 
-/// `lockstep trigger DAG`: publish a run request, as any producer would; `--wait` follows the run.
+/// `lockstep trigger DAG`: request a run through the ops path (checked before anything is published,
+/// as the coordinator will check it); `--wait` follows the run.
 struct TriggerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "trigger", abstract: "Publish a run request for a DAG; with --wait, follow the run to its end (exit status = outcome).")
@@ -17,37 +17,28 @@ struct TriggerCommand: AsyncParsableCommand {
     @Option(help: "With --wait: give up after this many seconds.") var timeout: Double = 3600
 
     func run() async throws {
-        let runtime = try await options.makeRuntime(component: "cli")
-        guard runtime.dags.contains(where: { $0.id == dag }) else {
-            throw ValidationError("unknown DAG `\(dag)`; known: \(runtime.dags.map(\.id).joined(separator: ", "))")
-        }
         let confValue: JSONValue
-        do { confValue = try conf.map(JSONValue.parse) ?? .emptyObject } catch { throw ValidationError("--conf is not valid JSON: \(error)") }
-        let logical = try logicalDate.map { text in
-            guard let d = ISO8601.parse(text) else { throw ValidationError("--logical-date must be ISO 8601") }
-            return d
-        } ?? runtime.clock()
-        // Follow from before the request, so no step of the run can be missed.
-        let follower = wait ? try await RunFollower.start(runtime: runtime, since: runtime.clock().addingTimeInterval(-1)) : nil
-        let eventID = UUID().uuidString
-        var data = WireObject()
-        data["dag_id"] = .string(dag)
-        data["conf"] = confValue
-        data["logical_date"] = .string(ISO8601.format(logical))
-        if let idempotencyKey { data["idempotency_key"] = .string(idempotencyKey) }
-        data["trigger"] = ["type": "manual"]
-        data["requested_by"] = .string(ProcessInfo.processInfo.environment["USER"] ?? "cli")
-        let event = runtime.event(id: eventID, component: "cli", type: EventType.runRequested, subject: dag, data: data.json)
-        try await runtime.createTopics()
-        try await runtime.publish(event, to: runtime.topics.runRequests, key: dag)
-        let runID = idempotencyKey.map { "\(dag)~\($0)" } ?? "\(dag)~\(eventID)"
-        print("requested run \(runID)")
-        guard wait else {
-            await runtime.bus.close()
-            return
+        do { confValue = try conf.map(JSONValue.parse) ?? .emptyObject } catch {
+            throw UsageError("--conf is not valid JSON: \(error)", fix: "pass a JSON object, e.g. --conf '{\"model_type\": \"baseline\"}'")
         }
-        let outcome = try await follower?.follow(runID, timeout: timeout)
-        await runtime.bus.close()
-        if outcome != .succeeded { throw ExitCode(outcome == nil ? 3 : 1) }
+        let logical = try logicalDate.map { text in
+            guard let d = ISO8601.parse(text) else { throw UsageError("--logical-date `\(text)` is not ISO 8601", fix: "e.g. 2025-09-18T02:00:00Z") }
+            return d
+        }
+        let outcome = try await options.withRuntime(component: "cli") { runtime -> (followed: Bool, state: RunState?) in
+            // Follow from before the request, so no step of the run can be missed.
+            let follower = wait ? try await RunFollower.start(runtime: runtime, since: runtime.clock().addingTimeInterval(-1)) : nil
+            let request: RunRequest
+            do {
+                request = try await OpsActions(runtime: runtime, actor: "cli:\(OpsActions.defaultActor)")
+                    .trigger(dag, conf: confValue, idempotencyKey: idempotencyKey, logicalDate: logical)
+            } catch let refusal as RunAdmission.Refusal {
+                throw UsageError("cannot trigger `\(dag)`: \(refusal.reason)")
+            }
+            print("requested run \(request.runID)")
+            guard let follower else { return (false, nil) }
+            return (true, try await follower.follow(request.runID, timeout: timeout))
+        }
+        if outcome.followed && outcome.state != .succeeded { throw ExitCode(outcome.state == nil ? 3 : 1) }
     }
 }

@@ -1,9 +1,9 @@
+
 import Foundation
 import LockstepBus
+@testable import LockstepKafka
 import LockstepTestSupport
 import Testing
-
-@testable import LockstepKafka
 
 /// KafkaBus against a real Kafka-protocol broker (Tansu), plus its configuration and version checks.
 @Suite("KafkaBus", .serialized)

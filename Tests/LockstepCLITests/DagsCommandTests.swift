@@ -10,8 +10,9 @@ enum CLI {
         var stderr: String
     }
 
-    static func run(_ arguments: [String], in directory: URL = TestPaths.packageRoot) throws -> Output {
+    static func run(_ arguments: [String], in directory: URL = TestPaths.packageRoot, environment: [String: String] = [:]) throws -> Output {
         let process = Process()
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new } }
         process.executableURL = TestPaths.lockstepExecutable
         process.arguments = arguments
         process.currentDirectoryURL = directory
@@ -68,5 +69,24 @@ enum CLI {
         #expect(result.stderr.contains("`\(key)`"), "\(result.stderr)")
         #expect(result.stderr.contains(message), "\(result.stderr)")
         #expect(result.stderr.contains("Fix:"))
+    }
+
+    /// The Noblestride operators are a pack: a deployment that leaves it out cannot run the seed's
+    /// DAGs, and validation says which pack to add rather than "unknown operator".
+    @Test func aDagUsingAPackThatIsNotLoadedNamesTheOperatorAndThePack() throws {
+        let dir = try TestPaths.temporaryDirectory("lockstep-no-pack")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let repoConfig = try String(contentsOf: TestPaths.packageRoot.appendingPathComponent("config/lockstep.yaml"), encoding: .utf8)
+        let config = dir.appendingPathComponent("lockstep.yaml")
+        try ("packs: []\n" + repoConfig.replacingOccurrences(of: "\npacks:", with: "\n# packs:"))
+            .write(to: config, atomically: true, encoding: .utf8)
+        let result = try CLI.run(["dags", "validate", "--config", config.path])
+        #expect(result.status == 2, "\(result.stdout)\n\(result.stderr)")
+        #expect(result.stderr.contains("`tasks[1].operator`") || result.stderr.contains("`tasks[2].operator`"), "\(result.stderr)")
+        #expect(result.stderr.contains("lives in the `noblestride` pack"), "\(result.stderr)")
+        #expect(result.stderr.contains("add `noblestride` to `packs:`"), "\(result.stderr)")
+
+        let loaded = try CLI.run(["dags", "validate", "--config", config.path], environment: ["LOCKSTEP_PACKS": "noblestride"])
+        #expect(loaded.status == 0, "\(loaded.stderr)")
     }
 }

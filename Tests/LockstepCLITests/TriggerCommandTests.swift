@@ -20,8 +20,10 @@ import Testing
             tasks:
               - {id: only, operator: fail, params: {message: "no data today", retryable: false}}
             """.write(to: dags.appendingPathComponent("broken.yaml"), atomically: true, encoding: .utf8)
-        let common = ["--config", TestPaths.packageRoot.appendingPathComponent("config/lockstep.yaml").path,
-                      "--dags", dags.path, "--data-dir", dir.appendingPathComponent("data").path]
+        // `fail` lives in the testing pack, which a deployment loads only when it says so.
+        let config = dir.appendingPathComponent("lockstep.yaml")
+        try "packs: [testing]\n".write(to: config, atomically: true, encoding: .utf8)
+        let common = ["--config", config.path, "--dags", dags.path, "--data-dir", dir.appendingPathComponent("data").path]
         let standalone = try ManagedProcess(
             name: "standalone", executable: TestPaths.lockstepExecutable.path, arguments: ["standalone", "--no-scheduler"] + common)
         defer { standalone.stop() }
@@ -37,5 +39,25 @@ import Testing
         let runs = try CLI.run(["runs"] + common)
         #expect(runs.stdout.contains("FAILED") && runs.stdout.contains("cause: only failed after 1 try: no data today"))
         #expect(runs.stdout.contains("SUCCEEDED"))
+    }
+
+    @Test func aConfThatBreaksTheParamsIsRefusedAtTheDoorNamingTheParamAndType() throws {
+        let dir = try TestPaths.temporaryDirectory("lockstep-cli-refused")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let data = dir.appendingPathComponent("data")
+        let refused = try CLI.run(["trigger", "recommender_training_pipeline", "--conf", #"{"model_type": 5}"#, "--data-dir", data.path])
+        #expect(refused.status == 2, "\(refused.stdout)\n\(refused.stderr)")
+        #expect(refused.stderr.contains("param `model_type` must be string, not the integer 5"), "\(refused.stderr)")
+        #expect(!refused.stderr.contains("Usage:"), "\(refused.stderr)")
+        #expect(!refused.stdout.contains("requested run"))
+
+        let unknown = try CLI.run(["trigger", "nope", "--data-dir", data.path])
+        #expect(unknown.status == 2 && unknown.stderr.contains("unknown DAG `nope`") && !unknown.stderr.contains("Usage:"), "\(unknown.stderr)")
+
+        // Nothing reached the bus: the coordinator would have nothing to refuse.
+        let requests = try CLI.run(["replay", "--topic", "lockstep.runs.requests", "--from", "1970-01-01T00:00:00Z", "--dry-run", "--data-dir", data.path])
+        let nothingPublished = requests.stdout.contains("0 runs would be replayed")
+            || requests.stderr.contains("topic 'lockstep.runs.requests' does not exist")
+        #expect(nothingPublished, "\(requests.stdout)\n\(requests.stderr)")
     }
 }

@@ -15,7 +15,16 @@ enum RepoConfig {
         "notify_training_complete", "sync_fastapi", "integration_report", "noop", "sleep", "fail",
     ]
     static func config() throws -> LockstepConfig {
-        try ConfigLoader.loadConfig(file: root.appendingPathComponent("config/lockstep.yaml"))
+        let file = root.appendingPathComponent("config/lockstep.yaml")
+        return try ConfigLoader.parseConfig(try String(contentsOf: file, encoding: .utf8), file: file.path)
+    }
+    /// The repository's DAG files as Core takes them: text, read here (Core reads no files).
+    static func dagFiles() throws -> [(path: String, text: String)] {
+        let directory = root.appendingPathComponent("config/dags")
+        return try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".yaml") }.sorted().map {
+            let url = directory.appendingPathComponent($0)
+            return (url.path, try String(contentsOf: url, encoding: .utf8))
+        }
     }
 }
 
@@ -26,8 +35,7 @@ enum RepoConfig {
         #expect(config.variables["FASTAPI_BASE_URL"] != nil && config.variables["NODEJS_BASE_URL"] != nil)
         #expect(config.connections["noblestride_postgres"] != nil && config.connections["recommender_postgres"] != nil)
 
-        let dags = try ConfigLoader.loadDags(
-            directory: RepoConfig.root.appendingPathComponent("config/dags"), config: config, operators: RepoConfig.operators)
+        let dags = try ConfigLoader.parseDags(try RepoConfig.dagFiles(), config: config, operators: RepoConfig.operators)
         let training = try #require(dags.first { $0.id == "recommender_training_pipeline" })
         #expect(training.schedule == "0 2 * * *" && training.timezone == "UTC" && !training.catchup && training.maxActiveRuns == 1)
         #expect(training.owner == "recommendation-team")

@@ -1,5 +1,6 @@
 import Foundation
 import LockstepCore
+import LockstepNoblestride
 import LockstepOperators
 import Testing
 
@@ -11,7 +12,16 @@ struct BasicOperatorTests {
             "http_health_check", "multi_health_check", "postgres_counts", "table_summary", "preprocess", "train_model",
             "notify_training_complete", "sync_fastapi", "integration_report", "noop", "sleep", "fail",
         ]
-        #expect(OperatorRegistry.builtin.names == expected)
+        #expect(everyOperator.names == expected)
+        #expect(everyOperator.packs == ["generic", "noblestride", "testing"])
+    }
+
+    @Test("packs load as a whole: without the Noblestride pack its operators are unknown, the generic ones stay")
+    func packsAreOptional() {
+        let generic = OperatorRegistry(packs: [])
+        #expect(generic.names.isDisjoint(with: OperatorPack.noblestride.operators.keys))
+        #expect(generic.names.isDisjoint(with: OperatorPack.testing.operators.keys))
+        #expect(generic.names.isSuperset(of: ["http_health_check", "postgres_counts", "noop"]))
     }
 
     @Test("an unknown operator name is a config error")

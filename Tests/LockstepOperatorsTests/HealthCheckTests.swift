@@ -18,7 +18,7 @@ struct HealthCheckTests {
         #expect(result.output["body"]?["service"] == "fastapi-recommendation")
         #expect(result.output["checked_at"] == "2025-09-18T02:00:05.250Z")
         #expect(result.events.count == 1)
-        #expect(result.events.first?.type == "lockstep.health.result")
+        #expect(result.events.first?.kind == .healthResult)
         #expect(result.events.first?.data["status"] == "healthy")
         #expect(context.params["url"] == "{{ var.FASTAPI_BASE_URL }}/health", "params stay templates for events")
     }

@@ -1,5 +1,6 @@
 import Foundation
 import LockstepCore
+import LockstepNoblestride
 import LockstepOperators
 import LockstepTestSupport
 import Logging
@@ -23,9 +24,12 @@ func makeContext(
         now: Date(timeIntervalSince1970: 1_758_160_805.25), logger: logs?.logger ?? Logger(label: "test"))
 }
 
-/// Runs a built-in operator by name.
+/// Every operator of every pack: the generic ones, the Noblestride pack and the testing pack.
+let everyOperator = OperatorRegistry(packs: [.noblestride, .testing])
+
+/// Runs an operator of any pack by name.
 func runOperator(_ name: String, _ context: OperatorContext) async -> Result<OperatorResult, OperatorError> {
-    await OperatorRegistry.builtin.run(name, context)
+    await everyOperator.run(name, context)
 }
 
 /// The output of a run that must succeed.

@@ -1,5 +1,6 @@
 import Foundation
 import LockstepCore
+import LockstepNoblestride
 import LockstepOperators
 import Testing
 
@@ -31,7 +32,7 @@ struct TemplateAndConfigTests {
         #expect(throws: OperatorError.self) { try TemplateRenderer(context).render("{{ var.X") }
     }
 
-    @Test("LOCKSTEP_VAR_ and LOCKSTEP_CONN_ override the file; seed defaults fill the gaps")
+    @Test("LOCKSTEP_VAR_ and LOCKSTEP_CONN_ override the file; the loaded packs' defaults fill the gaps")
     func environmentOverrides() {
         let file = LockstepConfig(variables: ["FASTAPI_BASE_URL": "http://file:1", "KEEP": "k"],
                                   connections: ["noblestride_postgres": "postgresql://u:file@h/db"])
@@ -40,14 +41,16 @@ struct TemplateAndConfigTests {
             "LOCKSTEP_CONN_NOBLESTRIDE_POSTGRES": "postgresql://u:env@h:5436/noblestride",
             "LOCKSTEP_CONN_Recommender_Postgres": "postgresql://r@h/rec",
             "UNRELATED": "x",
-        ])
+        ], defaults: OperatorPack.noblestride.variableDefaults)
         #expect(config.variables["FASTAPI_BASE_URL"] == "http://env:2")
         #expect(config.variables["KEEP"] == "k")
         #expect(config.variables["NODEJS_BASE_URL"] == "http://localhost:3030")
         #expect(config.connections["noblestride_postgres"] == "postgresql://u:env@h:5436/noblestride")
         #expect(config.connections["recommender_postgres"] == "postgresql://r@h/rec")
         #expect(config.variables["UNRELATED"] == nil)
-        #expect(LockstepConfig.empty.applyingEnvironment([:]).variables["FASTAPI_BASE_URL"] == "http://localhost:8010")
+        #expect(LockstepConfig.empty.applyingEnvironment([:], defaults: OperatorPack.noblestride.variableDefaults)
+            .variables["FASTAPI_BASE_URL"] == "http://localhost:8010")
+        #expect(LockstepConfig.empty.applyingEnvironment([:]).variables["FASTAPI_BASE_URL"] == nil, "Core has no seed defaults of its own")
     }
 
     @Test("redacted URIs keep user, host, port and database, never a password or query")

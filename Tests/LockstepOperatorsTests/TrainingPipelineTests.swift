@@ -46,7 +46,7 @@ struct TrainingPipelineTests {
         #expect(stored["training_samples"] == 225)
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: data.appendingPathComponent("models").path)
         #expect(leftovers == ["v20250918_020000.json"], "no temporary files left behind")
-        #expect(result.events.map(\.type) == ["lockstep.model.trained"])
+        #expect(result.events.map(\.kind) == [.modelTrained])
         #expect(result.events.first?.data["artifact_path"]?.stringValue == path)
     }
 

@@ -6,6 +6,7 @@ import LockstepKafka
 import LockstepOperators
 import LockstepServices
 import LockstepTestSupport
+import LockstepWire
 import Testing
 
 /// A downstream consumer that knows nothing of Lockstep — plain librdkafka and Foundation's JSON —
@@ -17,10 +18,10 @@ import Testing
         let cluster = try await PostgresCluster.shared()
         let fastapi = try await FastAPIService.shared()
         let root = TestPaths.packageRoot
-        var config = try ConfigLoader.loadConfig(file: root.appendingPathComponent("config/lockstep.yaml"))
+        var config = try DeploymentFiles.readConfig(root.appendingPathComponent("config/lockstep.yaml"))
         config.variables["FASTAPI_BASE_URL"] = fastapi.baseURL
         config.connections["noblestride_postgres"] = cluster.uri()
-        let dags = try ConfigLoader.loadDags(directory: root.appendingPathComponent("config/dags"), config: config, operators: OperatorRegistry.builtin.names)
+        let dags = try DeploymentFiles.readDags(root.appendingPathComponent("config/dags"), config: config, registry: .allPacks)
         let dir = try TestPaths.temporaryDirectory("lockstep-downstream")
         let bus = try Transport.kafka.busForBroker(broker)
         let system = try await InProcessLockstep(dags: dags, config: config, directory: dir, bus: bus)

@@ -4,6 +4,7 @@ import LockstepCore
 import LockstepKafka
 import LockstepOperators
 import LockstepServices
+import LockstepWire
 import Logging
 import ServiceLifecycle
 
@@ -17,7 +18,7 @@ final class InProcessLockstep: @unchecked Sendable {
     private var task: Task<Void, any Error>?
 
     init(dags: [DagSpec], config: LockstepConfig = LockstepConfig(pools: ["ml": PoolSpec(slots: 2)]),
-         registry: OperatorRegistry = .builtin, directory: URL? = nil, bus: (any EventBus)? = nil) async throws {
+         registry: OperatorRegistry = .allPacks, directory: URL? = nil, bus: (any EventBus)? = nil) async throws {
         self.directory = try directory ?? {
             let url = FileManager.default.temporaryDirectory.appendingPathComponent("lockstep-services-\(UUID().uuidString.prefix(8))")
             try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)

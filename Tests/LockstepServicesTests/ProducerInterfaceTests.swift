@@ -3,6 +3,7 @@ import LockstepBus
 import LockstepCore
 import LockstepServices
 import LockstepTestSupport
+import LockstepWire
 import Testing
 
 /// What producers and ops rely on, on both buses: requests start runs, keys dedupe, bad records go to

@@ -2,6 +2,7 @@ import Foundation
 import LockstepBus
 import LockstepCore
 import LockstepServices
+import LockstepWire
 import Testing
 
 /// The scheduler on the embedded bus with a fixed clock: deterministic tick ids, catchup, pauses.

@@ -3,6 +3,7 @@ import LockstepBus
 import LockstepCore
 import LockstepOperators
 import LockstepServices
+import LockstepWire
 import Testing
 
 /// The components together in one process on the embedded bus: events in, runs out.
@@ -31,7 +32,7 @@ import Testing
 
     @Test func aFlakyTaskIsRetriedUntilItSucceeds() async throws {
         let counter = FlakyCounter()
-        let registry = OperatorRegistry.builtin.registering("flaky", FlakyOperator(counter: counter, failures: 2))
+        let registry = OperatorRegistry.allPacks.registering("flaky", FlakyOperator(counter: counter, failures: 2))
         let dag = DagSpec(id: "retrying", tasks: [task("check", "flaky", retries: 2), task("after", after: ["check"])])
         let system = try await InProcessLockstep(dags: [dag], registry: registry)
         system.start()
@@ -110,7 +111,7 @@ import Testing
 
     @Test func aRestartedCoordinatorFinishesTheRunWithoutRunningAnAttemptTwice() async throws {
         let counter = FlakyCounter()
-        let registry = OperatorRegistry.builtin.registering("counted", FlakyOperator(counter: counter, failures: 0))
+        let registry = OperatorRegistry.allPacks.registering("counted", FlakyOperator(counter: counter, failures: 0))
         let dag = DagSpec(id: "long", tasks: [
             task("first", "counted"), task("nap", "sleep", after: ["first"], params: ["seconds": 0.5]), task("last", "counted", after: ["nap"]),
         ])
@@ -142,7 +143,7 @@ struct CountedNap: TaskOperator {
 @Suite struct DuplicateCommandTests {
     @Test func aDuplicatedCommandNeverRunsAnAttemptTwice() async throws {
         let counter = FlakyCounter()
-        let registry = OperatorRegistry.builtin.registering("nap", CountedNap(counter: counter))
+        let registry = OperatorRegistry.allPacks.registering("nap", CountedNap(counter: counter))
         let system = try await InProcessLockstep(dags: [DagSpec(id: "dup", tasks: [task("n", "nap")])], registry: registry)
         system.start(workers: 4)
         let runID = try await system.trigger("dup")

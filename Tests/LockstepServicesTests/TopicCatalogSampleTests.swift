@@ -4,6 +4,7 @@ import LockstepCore
 import LockstepOperators
 import LockstepServices
 import LockstepTestSupport
+import LockstepWire
 import Testing
 
 /// The topic catalog (`topics/`) against the code: runs DAGs through the real coordinator, workers,
@@ -69,7 +70,7 @@ import Testing
                 ]),
             ]),
         ]
-        let registry = OperatorRegistry.builtin
+        let registry = OperatorRegistry.allPacks
             .registering("flaky", FlakyOperator(counter: FlakyCounter(), failures: 1))
             .registering("catalog_extract", CatalogExtractOperator())
         let system = try await InProcessLockstep(dags: dags, registry: registry)
@@ -211,7 +212,7 @@ import Testing
 
         // Every LifecycleEvent.Kind is in the catalog, published or declared.
         for kind in LifecycleEvent.Kind.allCases {
-            #expect(schemaTypes.contains(EventType.lifecycle(kind.rawValue)), "no schema for lifecycle kind \(kind.rawValue)")
+            #expect(schemaTypes.contains(EventType.lifecycle(kind)), "no schema for lifecycle kind \(kind.rawValue)")
         }
     }
 }

@@ -3,6 +3,7 @@ import LockstepBus
 import LockstepCore
 import LockstepOperators
 @testable import LockstepServices
+import LockstepWire
 import Testing
 
 /// A rebalance can hand a record that one consumer slot is still running to another slot of the same
@@ -10,7 +11,7 @@ import Testing
 @Suite struct WorkerClaimTests {
     @Test func twoSlotsOfOneWorkerGivenTheSameCommandRunTheAttemptOnce() async throws {
         let counter = FlakyCounter()
-        let registry = OperatorRegistry.builtin.registering("nap", CountedNap(counter: counter))
+        let registry = OperatorRegistry.allPacks.registering("nap", CountedNap(counter: counter))
         let system = try await InProcessLockstep(dags: [DagSpec(id: "dup", tasks: [task("n", "nap")])], registry: registry)
         let runtime = system.runtime
         try await runtime.createTopics()

@@ -5,6 +5,7 @@ import LockstepKafka
 import LockstepOperators
 import LockstepServices
 import LockstepTestSupport
+import LockstepWire
 import Testing
 
 /// The whole system as separate processes: a Tansu broker, a throwaway PostgreSQL cluster (the
@@ -88,9 +89,7 @@ final class SystemCluster: @unchecked Sendable {
         let (configFile, dagsDirectory) = try SystemDags.write(into: root)
         let reports = root.appendingPathComponent("reports")
         try FileManager.default.createDirectory(at: reports, withIntermediateDirectories: true)
-        let config = try ConfigLoader.loadConfig(file: configFile)
-        let dags = try ConfigLoader.loadDags(
-            directory: dagsDirectory, config: config, operators: OperatorRegistry.builtin.names)
+        let dags = try DeploymentFiles.load(config: configFile, dags: dagsDirectory, environment: SystemDags.environment).dags
         let system = try await SystemCluster(
             broker: broker, postgres: postgres, fastapi: fastapi, node: node, root: root, configFile: configFile,
             dagsDirectory: dagsDirectory, reportsDirectory: reports, stateURI: postgres.uri(database: "lockstep_state"), dags: dags)
@@ -131,6 +130,7 @@ final class SystemCluster: @unchecked Sendable {
             "LOCKSTEP_VAR_NODEJS_BASE_URL": node.baseURL,
             "LOCKSTEP_VAR_REPORTS_DIR": reportsDirectory.path,
             "LOCKSTEP_CONN_NOBLESTRIDE_POSTGRES": postgres.uri(database: "noblestride"),
+            "LOCKSTEP_PACKS": SystemDags.environment["LOCKSTEP_PACKS"]!,
             // Ours come from the command line: nothing from the test's own environment may override them.
             "LOCKSTEP_BUS": "", "LOCKSTEP_STATE": "",
         ]

@@ -20,6 +20,8 @@ enum SystemDags {
     static let pooledSleep = "system_pooled_sleep"
     static let training = "recommender_training_pipeline"
     static let integration = "noblestride_integration_pipeline"
+    /// The seed's pipelines need the Noblestride pack; the test DAGs' `sleep` lives in the testing pack.
+    static let environment = ["LOCKSTEP_PACKS": "noblestride,testing"]
 
     static let sleepDag = """
         # System test DAG: a task that stays in progress long enough to kill a component during it.

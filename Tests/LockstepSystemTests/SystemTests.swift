@@ -3,6 +3,7 @@ import LockstepBus
 import LockstepCore
 import LockstepServices
 import LockstepTestSupport
+import LockstepWire
 import Testing
 
 /// The real `lockstep` binary as separate processes — scheduler, coordinator, two workers, notifier —

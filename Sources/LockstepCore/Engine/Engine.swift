@@ -71,21 +71,14 @@ struct Step {
 
     mutating func requestRun(_ request: RunRequest) {
         guard state.runs[request.runID] == nil else { return }  // the same run asked for again
-        guard let dag = engine.dags[request.dagID] else {
-            commands.append(.reject(request, reason: "unknown DAG `\(request.dagID)`"))
-            return
-        }
-        if state.pausedDags.contains(dag.id) {
-            commands.append(.reject(request, reason: "DAG `\(dag.id)` is paused; unpause it with `lockstep dags unpause \(dag.id)`"))
-            return
-        }
         let conf: JSONValue
-        switch ParamValidation.resolve(request.conf, against: dag.params) {
+        switch RunAdmission.check(request, dags: engine.dags, paused: state.pausedDags) {
         case .success(let resolved): conf = resolved
-        case .failure(let problems):
-            commands.append(.reject(request, reason: "conf does not match the params of `\(dag.id)`: \(problems.joined(separator: "; "))"))
+        case .failure(let refusal):
+            commands.append(.reject(request, reason: refusal.reason))
             return
         }
+        let dag = engine.dags[request.dagID]!
         var tasks: [String: TaskInstance] = [:]
         for spec in dag.tasks { tasks[spec.id] = TaskInstance(taskID: spec.id, maxTries: spec.retry.maxTries) }
         let run = DagRun(

@@ -52,4 +52,15 @@ extension RunID {
     public static func scheduled(dagID: String, logicalDate: Date) -> RunID {
         "\(dagID)@\(ISO8601.format(logicalDate))"
     }
+
+    /// The run a request starts: `<dag>~<key>`, where the key is the producer's idempotency key or,
+    /// without one, the request event's id. The same key twice names the same run, so it starts once.
+    public static func requested(dagID: String, idempotencyKey: String) -> RunID {
+        "\(dagID)~\(idempotencyKey)"
+    }
+
+    /// The rerun of `original` made by one `lockstep replay` batch: a new run, named after what it reruns.
+    public static func replay(of original: RunID, batch: String) -> RunID {
+        "\(original)~replay-\(batch)"
+    }
 }

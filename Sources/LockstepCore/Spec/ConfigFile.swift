@@ -1,11 +1,12 @@
-/// Reads `config/lockstep.yaml`: pools, variables, connections and alerts shared by every DAG.
+/// Reads `config/lockstep.yaml`: operator packs, pools, variables, connections and alerts shared by every DAG.
 enum ConfigFile {
-    static let keys = ["pools", "variables", "connections", "alerts"]
+    static let keys = ["packs", "pools", "variables", "connections", "alerts"]
 
     static func parse(_ text: String, file: String) throws(ConfigError) -> LockstepConfig {
         let root = try YAMLNode.parse(text, file: file)
         try root.rejectUnknownKeys(keys)
         var config = LockstepConfig()
+        if let packs = try root.optional("packs") { config.packs = try packs.strings() }
         if let pools = try root.optional("pools") {
             for (name, node) in try pools.mapping() {
                 try node.rejectUnknownKeys(["slots", "description"])

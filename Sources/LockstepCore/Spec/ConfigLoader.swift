@@ -1,26 +1,17 @@
 import Foundation
 
-/// Loads `lockstep.yaml` and the DAG files of a directory: the only place that reads config files.
+/// Parses `lockstep.yaml` and DAG files from their text. Reading the files is the shell's job
+/// (`DeploymentFiles` in LockstepServices): Core does no I/O.
 public enum ConfigLoader {
-    public static func loadConfig(file: URL) throws(ConfigError) -> LockstepConfig {
-        try ConfigFile.parse(try read(file), file: file.path)
-    }
-
-    /// Every `*.yaml`/`*.yml` in `directory`, in file-name order, each validated; the first bad file
-    /// throws. DAG ids must be unique across files.
-    public static func loadDags(directory: URL, config: LockstepConfig, operators: Set<String>) throws(ConfigError) -> [DagSpec] {
-        let names: [String]
-        do {
-            names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
-                .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted()
-        } catch {
-            throw ConfigError(file: directory.path, keyPath: "", message: "cannot list the DAG directory", fix: "point --dags at a directory of DAG YAML files")
-        }
+    /// Every DAG file, in the order given, each validated; the first bad file throws. DAG ids must be
+    /// unique across files. `unloadedPacks` maps the operators of packs this deployment does not load
+    /// to their pack, so a DAG using one is told which pack to add.
+    public static func parseDags(
+        _ files: [(path: String, text: String)], config: LockstepConfig, operators: Set<String>,
+        unloadedPacks: [String: String] = [:]
+    ) throws(ConfigError) -> [DagSpec] {
         var parsed: [(file: String, dag: DagSpec)] = []
-        for name in names {
-            let url = directory.appendingPathComponent(name)
-            parsed.append((url.path, try DagFile.parse(try read(url), file: url.path)))
-        }
+        for file in files { parsed.append((file.path, try DagFile.parse(file.text, file: file.path))) }
         let ids = Set(parsed.map(\.dag.id))
         var seen: [String: String] = [:]
         for (file, dag) in parsed {
@@ -28,7 +19,7 @@ public enum ConfigLoader {
                 throw ConfigError(file: file, keyPath: "id", message: "DAG id `\(dag.id)` is also declared in \(other)", fix: "give each DAG its own id")
             }
             seen[dag.id] = file
-            try DagValidator.validate(dag, file: file, config: config, operators: operators, knownDags: ids)
+            try DagValidator.validate(dag, file: file, config: config, operators: operators, knownDags: ids, unloadedPacks: unloadedPacks)
         }
         return parsed.map(\.dag)
     }
@@ -58,11 +49,5 @@ public enum ConfigLoader {
 
     public static func parseConfig(_ text: String, file: String) throws(ConfigError) -> LockstepConfig {
         try ConfigFile.parse(text, file: file)
-    }
-
-    private static func read(_ url: URL) throws(ConfigError) -> String {
-        do { return try String(contentsOf: url, encoding: .utf8) } catch {
-            throw ConfigError(file: url.path, keyPath: "", message: "cannot read the file", fix: "check that it exists and is readable UTF-8 text")
-        }
     }
 }

@@ -4,7 +4,8 @@ import Foundation
 /// operators, pools, schedule and time zone, cross-DAG triggers.
 public enum DagValidator {
     public static func validate(
-        _ dag: DagSpec, file: String, config: LockstepConfig, operators: Set<String>, knownDags: Set<String>? = nil
+        _ dag: DagSpec, file: String, config: LockstepConfig, operators: Set<String>, knownDags: Set<String>? = nil,
+        unloadedPacks: [String: String] = [:]
     ) throws(ConfigError) {
         func fail(_ key: String, _ message: String, _ fix: String) -> ConfigError {
             ConfigError(file: file, keyPath: key, message: message, fix: fix)
@@ -20,6 +21,11 @@ public enum DagValidator {
             seen[task.id] = i
         }
         for (i, task) in dag.tasks.enumerated() {
+            if !operators.isEmpty && !operators.contains(task.operator), let pack = unloadedPacks[task.operator] {
+                throw fail(
+                    "tasks[\(i)].operator", "operator `\(task.operator)` lives in the `\(pack)` pack, which this deployment does not load",
+                    "add `\(pack)` to `packs:` in lockstep.yaml (or LOCKSTEP_PACKS), or use one of \(operators.sorted().joined(separator: ", "))")
+            }
             if !operators.isEmpty && !operators.contains(task.operator) {
                 throw fail(
                     "tasks[\(i)].operator", "unknown operator `\(task.operator)`",

@@ -1,17 +1,10 @@
 import Foundation
 
 extension LockstepConfig {
-    /// Defaults the seed's Airflow variables had, used when neither the config file nor the
-    /// environment sets them (localhost instead of `host.docker.internal`: Lockstep runs on the host).
-    public static let seedVariableDefaults: [String: String] = [
-        "FASTAPI_BASE_URL": "http://localhost:8010",
-        "NODEJS_BASE_URL": "http://localhost:3030",
-    ]
-
     /// This config with overrides from the environment: `LOCKSTEP_VAR_<NAME>` sets variable `NAME`,
     /// `LOCKSTEP_CONN_<NAME>` sets the URI of connection `name` (lowercased, as DAG files spell it).
-    /// Seed defaults fill the variables still missing afterwards.
-    public func applyingEnvironment(_ env: [String: String]) -> LockstepConfig {
+    /// `defaults` (what the loaded operator packs expect) fill the variables still missing afterwards.
+    public func applyingEnvironment(_ env: [String: String], defaults: [String: String] = [:]) -> LockstepConfig {
         var copy = self
         for (key, value) in env {
             if key.hasPrefix("LOCKSTEP_VAR_") {
@@ -22,7 +15,7 @@ extension LockstepConfig {
                 if !name.isEmpty { copy.connections[name] = value }
             }
         }
-        for (name, value) in Self.seedVariableDefaults where copy.variables[name] == nil {
+        for (name, value) in defaults where copy.variables[name] == nil {
             copy.variables[name] = value
         }
         return copy

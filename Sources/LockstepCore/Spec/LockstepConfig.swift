@@ -1,6 +1,9 @@
 /// Deployment-wide settings from `config/lockstep.yaml`: pools, variables and connections shared by
 /// every DAG (Airflow's Admin > Pools, Variables and Connections).
 public struct LockstepConfig: Sendable, Hashable {
+    /// Operator packs to load beside the generic operators, e.g. `[noblestride]`; nil when the file
+    /// does not say (the shell then loads its default packs).
+    public var packs: [String]?
     public var pools: [String: PoolSpec]
     /// Plain values tasks read by name, e.g. `FASTAPI_BASE_URL`.
     public var variables: [String: String]
@@ -11,8 +14,9 @@ public struct LockstepConfig: Sendable, Hashable {
 
     public init(
         pools: [String: PoolSpec] = [:], variables: [String: String] = [:], connections: [String: String] = [:],
-        alerts: [AlertSpec] = []
+        alerts: [AlertSpec] = [], packs: [String]? = nil
     ) {
+        self.packs = packs
         self.pools = pools
         self.variables = variables
         self.connections = connections

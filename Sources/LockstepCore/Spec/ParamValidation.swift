@@ -14,7 +14,7 @@ public enum ParamValidation {
         for name in params.keys.sorted() {
             let spec = params[name]!
             if let value = object[name] {
-                if !matches(value, spec.type) { problems.append("param `\(name)` must be \(spec.type.rawValue)") }
+                if !matches(value, spec.type) { problems.append("param `\(name)` must be \(spec.type.rawValue), not \(describe(value))") }
             } else if let fallback = spec.default {
                 object[name] = fallback
             } else if spec.required {
@@ -28,6 +28,19 @@ public enum ParamValidation {
         public var messages: [String]
         init(_ messages: [String]) { self.messages = messages }
         public func joined(separator: String) -> String { messages.joined(separator: separator) }
+    }
+
+    /// What a value is, for a message: `the integer 5`, `a string`.
+    static func describe(_ value: JSONValue) -> String {
+        switch value {
+        case .null: "null"
+        case .bool(let b): "the boolean \(b)"
+        case .int(let i): "the integer \(i)"
+        case .double(let d): "the number \(d)"
+        case .string: "a string"
+        case .array: "an array"
+        case .object: "an object"
+        }
     }
 
     static func matches(_ value: JSONValue, _ kind: ParamSpec.Kind) -> Bool {

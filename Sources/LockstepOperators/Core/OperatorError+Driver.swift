@@ -8,6 +8,6 @@ extension OperatorError {
 }
 
 /// Runs driver work inside an operator, reporting its failures as the operator's own.
-func driving<T>(_ body: () async throws(DriverError) -> T) async throws(OperatorError) -> T {
+public func driving<T>(_ body: () async throws(DriverError) -> T) async throws(OperatorError) -> T {
     do { return try await body() } catch { throw OperatorError(error) }
 }

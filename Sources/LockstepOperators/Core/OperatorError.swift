@@ -47,6 +47,6 @@ public struct OperatorError: Error, Sendable, Hashable, CustomStringConvertible 
         return .object(o)
     }
 
-    static func config(_ message: String) -> OperatorError { OperatorError(.config, message, retryable: false) }
-    static func input(_ message: String) -> OperatorError { OperatorError(.input, message, retryable: false) }
+    public static func config(_ message: String) -> OperatorError { OperatorError(.config, message, retryable: false) }
+    public static func input(_ message: String) -> OperatorError { OperatorError(.input, message, retryable: false) }
 }

@@ -1,28 +1,25 @@
 import LockstepCore
 
-/// Operator names, as written in DAG files, mapped to their implementations.
+/// Operator names, as written in DAG files, mapped to their implementations: the generic pack plus
+/// the packs a deployment loads.
 public struct OperatorRegistry: Sendable {
     private var operators: [String: any TaskOperator]
+    /// The packs loaded, in load order (generic first).
+    public private(set) var packs: [String]
 
     public init(_ operators: [String: any TaskOperator] = [:]) {
         self.operators = operators
+        packs = []
     }
 
-    /// Every operator Lockstep ships.
-    public static let builtin = OperatorRegistry([
-        "http_health_check": HTTPHealthCheckOperator(),
-        "multi_health_check": MultiHealthCheckOperator(),
-        "postgres_counts": PostgresCountsOperator(),
-        "table_summary": TableSummaryOperator(),
-        "preprocess": PreprocessOperator(),
-        "train_model": TrainModelOperator(),
-        "notify_training_complete": NotifyTrainingCompleteOperator(),
-        "sync_fastapi": SyncFastAPIOperator(),
-        "integration_report": IntegrationReportOperator(),
-        "noop": NoopOperator(),
-        "sleep": SleepOperator(),
-        "fail": FailOperator(),
-    ])
+    /// The generic operators and those of `packs`; a later pack's operator replaces an earlier one's.
+    public init(packs: [OperatorPack]) {
+        self.init()
+        for pack in [OperatorPack.generic] + packs where !self.packs.contains(pack.name) {
+            operators.merge(pack.operators) { _, new in new }
+            self.packs.append(pack.name)
+        }
+    }
 
     /// The names the DAG loader accepts.
     public var names: Set<String> { Set(operators.keys) }

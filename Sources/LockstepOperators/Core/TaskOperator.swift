@@ -24,7 +24,7 @@ public struct OperatorContext: Sendable {
     /// Outputs of every ancestor task, keyed by task id.
     public var upstream: [String: JSONValue]
     public var variables: [String: String]
-    /// Connection id → URI; URIs may hold passwords, so never log or echo them (see `LockstepConfig.redacted`).
+    /// Connection id → URI; URIs may hold passwords, so never log or echo them (see `Redacted.uri`).
     public var connections: [String: String]
     public var deadline: ContinuousClock.Instant
     public var dataDirectory: URL
@@ -94,19 +94,23 @@ public struct OperatorResult: Sendable, Hashable {
 }
 
 /// An event the worker publishes on the operator's behalf once the attempt's result is recorded.
+/// Operators say what happened; the worker knows the topics and the CloudEvent types (LockstepWire).
 public struct EmittedEvent: Sendable, Hashable {
-    /// CloudEvents type, e.g. `lockstep.health.result` or `lockstep.model.trained`.
-    public var type: String
+    public enum Kind: Sendable, Hashable {
+        /// A service's health (`lockstep.health.result` on the health topic).
+        case healthResult
+        /// A model was trained (`lockstep.model.trained` on the models topic).
+        case modelTrained
+    }
+
+    public var kind: Kind
     public var data: JSONValue
     /// CloudEvents subject, e.g. the service name or model version.
     public var subject: String?
 
-    public init(type: String, data: JSONValue, subject: String? = nil) {
-        self.type = type
+    public init(_ kind: Kind, data: JSONValue, subject: String? = nil) {
+        self.kind = kind
         self.data = data
         self.subject = subject
     }
-
-    public static let healthResult = "lockstep.health.result"
-    public static let modelTrained = "lockstep.model.trained"
 }

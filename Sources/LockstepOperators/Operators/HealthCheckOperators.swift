@@ -40,7 +40,7 @@ struct HealthProbe: Sendable {
         data["dag_id"] = .string(context.dagID)
         data["run_id"] = .string(context.runID)
         data["task_id"] = .string(context.taskID)
-        return EmittedEvent(type: EmittedEvent.healthResult, data: .object(data), subject: service)
+        return EmittedEvent(.healthResult, data: .object(data), subject: service)
     }
 }
 

@@ -5,8 +5,8 @@ import Glibc
 #endif
 
 /// Writes a file so readers see either the old content or the new, never a torn one, even across a crash.
-enum AtomicFile {
-    static func write(_ data: Data, to url: URL) throws(OperatorError) {
+public enum AtomicFile {
+    public static func write(_ data: Data, to url: URL) throws(OperatorError) {
         let directory = url.deletingLastPathComponent()
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -37,7 +37,7 @@ enum AtomicFile {
         if dirFD >= 0 { _ = fsync(dirFD); close(dirFD) }
     }
 
-    static func write(json: JSONValue, to url: URL) throws(OperatorError) {
+    public static func write(json: JSONValue, to url: URL) throws(OperatorError) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let data: Data

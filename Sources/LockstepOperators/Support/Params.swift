@@ -2,11 +2,11 @@ import Foundation
 import LockstepCore
 
 /// A task's params after template rendering, read with typed accessors whose errors name the param.
-struct Params: Sendable {
-    let values: [String: JSONValue]
-    let origin: String
+public struct Params: Sendable {
+    public let values: [String: JSONValue]
+    public let origin: String
 
-    init(_ context: OperatorContext) throws(OperatorError) {
+    public init(_ context: OperatorContext) throws(OperatorError) {
         let renderer = TemplateRenderer(context)
         var rendered: [String: JSONValue] = [:]
         for (key, value) in context.params { rendered[key] = try renderer.render(value) }
@@ -14,27 +14,27 @@ struct Params: Sendable {
         origin = "\(context.dagID).\(context.taskID)"
     }
 
-    subscript(key: String) -> JSONValue? { values[key] }
+    public subscript(key: String) -> JSONValue? { values[key] }
 
-    func string(_ key: String) throws(OperatorError) -> String? {
+    public func string(_ key: String) throws(OperatorError) -> String? {
         guard let value = values[key], value != .null else { return nil }
         guard let s = value.stringValue else { throw mistyped(key, "a string") }
         return s
     }
 
-    func requiredString(_ key: String) throws(OperatorError) -> String {
+    public func requiredString(_ key: String) throws(OperatorError) -> String {
         guard let s = try string(key), !s.isEmpty else { throw .config("task \(origin): param `\(key)` is required") }
         return s
     }
 
-    func int(_ key: String, default fallback: Int) throws(OperatorError) -> Int {
+    public func int(_ key: String, default fallback: Int) throws(OperatorError) -> Int {
         guard let value = values[key], value != .null else { return fallback }
         if let i = value.intValue { return Int(i) }
         if let s = value.stringValue, let i = Int(s) { return i }
         throw mistyped(key, "an integer")
     }
 
-    func bool(_ key: String, default fallback: Bool) throws(OperatorError) -> Bool {
+    public func bool(_ key: String, default fallback: Bool) throws(OperatorError) -> Bool {
         guard let value = values[key], value != .null else { return fallback }
         if let b = value.boolValue { return b }
         if let s = value.stringValue, let b = Bool(s.lowercased()) { return b }
@@ -42,7 +42,7 @@ struct Params: Sendable {
     }
 
     /// A number of seconds (integer or fraction, or a numeric string after template rendering).
-    func seconds(_ key: String, default fallback: Double) throws(OperatorError) -> Duration {
+    public func seconds(_ key: String, default fallback: Double) throws(OperatorError) -> Duration {
         var secs = fallback
         if let value = values[key], value != .null {
             if let d = value.doubleValue { secs = d }
@@ -53,7 +53,7 @@ struct Params: Sendable {
         return .milliseconds(Int64((secs * 1000).rounded()))
     }
 
-    func strings(_ key: String) throws(OperatorError) -> [String]? {
+    public func strings(_ key: String) throws(OperatorError) -> [String]? {
         guard let value = values[key], value != .null else { return nil }
         guard let array = value.arrayValue else { throw mistyped(key, "a list of strings") }
         var out: [String] = []
@@ -64,7 +64,7 @@ struct Params: Sendable {
         return out
     }
 
-    func object(_ key: String) throws(OperatorError) -> [String: JSONValue]? {
+    public func object(_ key: String) throws(OperatorError) -> [String: JSONValue]? {
         guard let value = values[key], value != .null else { return nil }
         guard let o = value.objectValue else { throw mistyped(key, "a mapping") }
         return o
@@ -77,7 +77,7 @@ struct Params: Sendable {
 
 extension OperatorContext {
     /// The output of upstream task `taskID`, or an input error saying which task this one needs.
-    func upstreamOutput(_ taskID: String) throws(OperatorError) -> [String: JSONValue] {
+    public func upstreamOutput(_ taskID: String) throws(OperatorError) -> [String: JSONValue] {
         guard let output = upstream[taskID]?.objectValue else {
             throw .input("task \(dagID).\(self.taskID) needs the output of upstream task `\(taskID)`, which is missing; "
                 + "declare it upstream or set this task's `source` param")

@@ -1,14 +1,14 @@
 import Foundation
 
 /// Timestamp formats the seed's payloads use, always in UTC.
-enum Timestamp {
+public enum Timestamp {
     /// `2025-09-18T02:00:00.000Z`, as in the seed's model metadata and sync package.
-    static func iso(_ date: Date) -> String {
+    public static func iso(_ date: Date) -> String {
         date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
     }
 
     /// `20250918_020000`, for model versions and report file names.
-    static func compact(_ date: Date) -> String {
+    public static func compact(_ date: Date) -> String {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC")!
         let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)

@@ -2,6 +2,7 @@ import Foundation
 import LockstepBus
 import LockstepCore
 import LockstepDrivers
+import LockstepWire
 import ServiceLifecycle
 
 /// Posts run and task lifecycle events to the webhooks in `alerts:` (Airflow's `email_on_failure` and

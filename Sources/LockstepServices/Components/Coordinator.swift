@@ -1,6 +1,7 @@
 import Foundation
 import LockstepBus
 import LockstepCore
+import LockstepWire
 import Logging
 import ServiceLifecycle
 
@@ -266,5 +267,15 @@ actor TimerWheel {
     private func wake() {
         wakeUp?.resume()
         wakeUp = nil
+    }
+}
+
+private extension EngineEvent {
+    /// Pause and unpause change state outside any run.
+    var changesEngineFlags: Bool {
+        switch self {
+        case .dagPaused, .dagUnpaused: true
+        default: false
+        }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import LockstepBus
 import LockstepCore
+import LockstepWire
 import Logging
 import ServiceLifecycle
 

@@ -2,6 +2,7 @@ import Foundation
 import LockstepBus
 import LockstepCore
 import LockstepOperators
+import LockstepWire
 import Logging
 import ServiceLifecycle
 
@@ -50,9 +51,10 @@ public final class Worker: Service, Sendable {
     let registry: OperatorRegistry
     let options: Options
 
-    public init(runtime: Runtime, registry: OperatorRegistry = .builtin, options: Options) {
+    /// `registry` defaults to the runtime's: the operators of the packs the deployment loads.
+    public init(runtime: Runtime, registry: OperatorRegistry? = nil, options: Options) {
         self.runtime = runtime
-        self.registry = registry
+        self.registry = registry ?? runtime.registry
         self.options = options
     }
 
@@ -206,22 +208,14 @@ public final class Worker: Service, Sendable {
         data["run_id"] = .string(dispatch.attempt.runID)
         data["task_id"] = .string(dispatch.attempt.taskID)
         data["logical_date"] = .string(ISO8601.format(dispatch.logicalDate))
-        let topic: String
-        let key: String
-        switch emitted.type {
-        case EventType.healthResult:
-            topic = runtime.topics.healthResults
-            key = emitted.subject ?? data["service"]?.stringValue ?? dispatch.attempt.taskID
-        case EventType.modelTrained:
-            topic = runtime.topics.modelEvents
-            key = data["model_type"]?.stringValue ?? "model"
-        default:
-            topic = runtime.topics.runEvents
-            key = dispatch.attempt.runID
+        let type = emitted.kind.eventType
+        let key = switch emitted.kind {
+        case .healthResult: emitted.subject ?? data["service"]?.stringValue ?? dispatch.attempt.taskID
+        case .modelTrained: data["model_type"]?.stringValue ?? "model"
         }
         let event = runtime.event(
-            id: "\(emitted.type)/\(dispatch.attempt)/\(emitted.subject ?? "")", component: options.name, type: emitted.type,
+            id: "\(type)/\(dispatch.attempt)/\(emitted.subject ?? "")", component: options.name, type: type,
             subject: emitted.subject, data: .object(data))
-        try await runtime.publish(event, to: topic, key: key)
+        try await runtime.publish(event, to: emitted.kind.topic(in: runtime.topics), key: key)
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import LockstepBus
 import LockstepCore
+import LockstepWire
 
 /// The dead-letter topic, read back: what failed, where, why — and a way to resubmit after a fix.
 public struct DeadLetters: Sendable {

@@ -1,6 +1,7 @@
 import Foundation
 import LockstepBus
 import LockstepCore
+import LockstepWire
 
 /// What operators do to a running deployment. Each action is an event on the ops topic (who, what,
 /// when): the coordinator acts on pause, unpause and cancel; the rest are the audit trail of actions
@@ -42,6 +43,25 @@ public struct OpsActions: Sendable {
         object["actor"] = .string(actor)
         object["at"] = .string(ISO8601.format(runtime.clock()))
         return .object(object)
+    }
+
+    /// Triggers a run as a user asked for it (CLI, API): the request is checked as the coordinator will
+    /// check it — a known DAG, not paused, a conf that matches its params — and refused here, before
+    /// anything is published. The run id follows the one rule (`RunID.requested`), so the same key
+    /// twice names one run.
+    public func trigger(
+        _ dagID: String, conf: JSONValue = .emptyObject, idempotencyKey: String? = nil, logicalDate: Date? = nil
+    ) async throws -> RunRequest {
+        let key = idempotencyKey ?? UUID().uuidString
+        let request = RunRequest(
+            runID: .requested(dagID: dagID, idempotencyKey: key), dagID: dagID, logicalDate: logicalDate ?? runtime.clock(),
+            conf: conf, trigger: .manual)
+        var paused = try await runtime.store.pausedDags()
+        for dag in runtime.dags where dag.paused { paused.insert(dag.id) }
+        if case .failure(let refusal) = RunAdmission.check(request, dags: runtime.dagsByID, paused: paused) { throw refusal }
+        try await runtime.createTopics()
+        try await requestRun(request, idempotencyKey: idempotencyKey)
+        return request
     }
 
     /// Publishes a run request (trigger, backfill, replay, redrive all go through here).

@@ -1,6 +1,7 @@
 import Foundation
 import LockstepBus
 import LockstepCore
+import LockstepWire
 
 /// Recomputes the run state from the topics the coordinator consumes, for a lost or damaged store.
 /// The same log gives the same state, so rebuilding twice gives identical state. Run it with the

@@ -1,6 +1,7 @@
 import Foundation
 import LockstepBus
 import LockstepCore
+import LockstepWire
 
 /// Reruns what a range of a topic held: every run request or schedule tick in the range becomes a new
 /// run request that names the event it replays (`replayof`), so each is a new run — never a silent
@@ -70,7 +71,7 @@ public struct Replay: Sendable {
             }
             if let dagID, request.dagID != dagID { continue }
             let rerun = RunRequest(
-                runID: "\(request.runID)~replay-\(batch)", dagID: request.dagID, logicalDate: request.logicalDate,
+                runID: .replay(of: request.runID, batch: batch), dagID: request.dagID, logicalDate: request.logicalDate,
                 conf: request.conf, trigger: .replay(of: event.id))
             items.append(Item(original: event, position: record.position, timestamp: record.timestamp, request: rerun))
         }

@@ -1,15 +1,20 @@
 import Foundation
 import LockstepBus
 import LockstepCore
+import LockstepOperators
+import LockstepWire
 import Logging
 
-/// What every component shares: the bus, the state store, the topics, the pipelines and a clock.
+/// What every component shares: the bus, the state store, the topics, the pipelines, the operators
+/// and a clock. It owns the bus and the store it is given: `close()` closes both.
 public struct Runtime: Sendable {
     public var bus: any EventBus
     public var store: StateStore
     public var topics: Topics
     public var dags: [DagSpec]
     public var config: LockstepConfig
+    /// The operators of the packs this deployment loads.
+    public var registry: OperatorRegistry
     public var logger: Logger
     /// The wall clock, injected so tests can drive time.
     public var clock: @Sendable () -> Date
@@ -18,6 +23,7 @@ public struct Runtime: Sendable {
 
     public init(
         bus: any EventBus, store: StateStore, topics: Topics = Topics(), dags: [DagSpec], config: LockstepConfig,
+        registry: OperatorRegistry = OperatorRegistry(packs: []),
         logger: Logger = Logger(label: "lockstep"), clock: @escaping @Sendable () -> Date = { Date() },
         instance: String = Runtime.defaultInstance
     ) {
@@ -26,9 +32,27 @@ public struct Runtime: Sendable {
         self.topics = topics
         self.dags = dags
         self.config = config
+        self.registry = registry
         self.logger = logger
         self.clock = clock
         self.instance = instance
+    }
+
+    public init(
+        bus: any EventBus, store: StateStore, topics: Topics = Topics(), deployment: Deployment,
+        logger: Logger = Logger(label: "lockstep"), instance: String = Runtime.defaultInstance
+    ) {
+        self.init(bus: bus, store: store, topics: topics, dags: deployment.dags, config: deployment.config,
+                  registry: deployment.registry, logger: logger, instance: instance)
+    }
+
+    /// The DAGs by id.
+    public var dagsByID: [String: DagSpec] { Dictionary(dags.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first }) }
+
+    /// Closes the bus and the state store.
+    public func close() async {
+        await bus.close()
+        await store.close()
     }
 
     public static var defaultInstance: String {

@@ -9,7 +9,10 @@ public struct WireError: Error, Sendable, Hashable, CustomStringConvertible {
         self.eventType = eventType
         self.message = message
     }
-    public var description: String { "\(eventType): \(message)" }
+    public var description: String {
+        let schema = eventType.split(separator: " ").first.map(String.init) ?? eventType
+        return "\(eventType): \(message); the data must match topics/schemas/\(schema).json"
+    }
 }
 
 /// Typed reads of an event's JSON data, each naming the field it failed on.

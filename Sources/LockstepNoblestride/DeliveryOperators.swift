@@ -1,5 +1,6 @@
 import Foundation
 import LockstepCore
+import LockstepOperators
 import LockstepDrivers
 
 /// `notify_training_complete`: POSTs the `train_model` metadata to FastAPI, retried within the

@@ -1,5 +1,6 @@
 import Foundation
 import LockstepCore
+import LockstepOperators
 
 /// Entity counts found in an extract output: `<name>_count` keys, or a `table_summary` mapping.
 struct EntityCounts: Sendable {
@@ -92,6 +93,6 @@ struct TrainModelOperator: TaskOperator {
         context.taskLogger.info("model trained", metadata: ["version": .string(version), "samples": .stringConvertible(samples)])
         let warnings = samples > 0 ? [] : ["trained on 0 samples"]
         return OperatorResult(output: .object(output), warnings: warnings,
-                              events: [EmittedEvent(type: EmittedEvent.modelTrained, data: .object(eventData), subject: version)])
+                              events: [EmittedEvent(.modelTrained, data: .object(eventData), subject: version)])
     }
 }

@@ -1,13 +1,6 @@
 import Foundation
 import LockstepCore
 
-/// `noop`: succeeds with `{}`; a placeholder task or a join point.
-struct NoopOperator: TaskOperator {
-    func run(_ context: OperatorContext) async throws(OperatorError) -> OperatorResult {
-        OperatorResult(output: .emptyObject)
-    }
-}
-
 /// `sleep`: waits `seconds`, or fails with a timeout at the deadline (tests and benchmarks).
 struct SleepOperator: TaskOperator {
     func run(_ context: OperatorContext) async throws(OperatorError) -> OperatorResult {

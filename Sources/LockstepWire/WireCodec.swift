@@ -113,10 +113,8 @@ public enum WireCodec {
         if let given = try f.optionalString("run_id") {
             guard !given.isEmpty else { throw WireError(type, "`run_id` must not be empty (leave it out to get one)") }
             runID = given
-        } else if let key = try f.optionalString("idempotency_key") {
-            runID = "\(dagID)~\(key)"
         } else {
-            runID = "\(dagID)~\(event.id)"
+            runID = .requested(dagID: dagID, idempotencyKey: try f.optionalString("idempotency_key") ?? event.id)
         }
         var trigger = try decodeTrigger(f.json("trigger"))
         if let replayOf = event.replayof { trigger = .replay(of: replayOf) }
@@ -197,7 +195,7 @@ public enum WireCodec {
         o.set("retry_at", e.retryAt)
         o.set("reason", e.reason)
         if e.kind == .runSucceeded { o.set("status", e.warnings.isEmpty ? "succeeded" : "succeeded_with_warnings") }
-        return ("lockstep." + e.kind.rawValue, o.json)
+        return (EventType.lifecycle(e.kind), o.json)
     }
 
     static func encode(_ failure: TaskFailure) -> JSONValue {
@@ -227,16 +225,6 @@ public enum WireCodec {
         case .timerFired(let t): t.attempt.runID
         case .runCancelled(let id, _): id
         case .dagPaused(let d), .dagUnpaused(let d): d
-        }
-    }
-}
-
-extension EngineEvent {
-    /// Pause and unpause change state outside any run.
-    var changesEngineFlags: Bool {
-        switch self {
-        case .dagPaused, .dagUnpaused: true
-        default: false
         }
     }
 }

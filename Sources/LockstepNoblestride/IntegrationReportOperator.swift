@@ -1,5 +1,6 @@
 import Foundation
 import LockstepCore
+import LockstepOperators
 
 /// `integration_report`: writes `noblestride_integration_report_<YYYYMMDD_HHMMSS>.json` (from the logical
 /// date, so a retry rewrites the same file) with the seed's five sections. Missing upstream outputs

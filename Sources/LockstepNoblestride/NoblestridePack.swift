@@ -1,0 +1,21 @@
+import LockstepOperators
+
+extension OperatorPack {
+    /// The Noblestride recommender's domain operators (the seed's training and integration steps):
+    /// load with `packs: [noblestride]` in lockstep.yaml.
+    public static let noblestride = OperatorPack(
+        name: "noblestride",
+        operators: [
+            "preprocess": PreprocessOperator(),
+            "train_model": TrainModelOperator(),
+            "notify_training_complete": NotifyTrainingCompleteOperator(),
+            "sync_fastapi": SyncFastAPIOperator(),
+            "integration_report": IntegrationReportOperator(),
+        ],
+        // The seed's Airflow variables, on localhost instead of `host.docker.internal`: used when
+        // neither the config file nor LOCKSTEP_VAR_* sets them.
+        variableDefaults: [
+            "FASTAPI_BASE_URL": "http://localhost:8010",
+            "NODEJS_BASE_URL": "http://localhost:3030",
+        ])
+}
