@@ -13,6 +13,7 @@ build: deps
 # Serial: the suites start brokers, databases and whole systems in one process, and on a two-core
 # machine running them together starves Swift's cooperative thread pool (two threads) for seconds.
 test: deps
+	python3 scripts/check-module-map.py
 	$(SWIFT) build --build-tests $(SWIFT_BUILD_FLAGS)
 	$(SWIFT) test --skip-build --no-parallel $(SWIFT_BUILD_FLAGS)
 	@$(MAKE) --no-print-directory validate-topics

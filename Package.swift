@@ -2,13 +2,17 @@
 import PackageDescription
 
 // Lockstep: an event-driven pipeline orchestrator.
-// Modules, from the pure core outwards (each depends only on the ones above it):
-//   LockstepCore       specs, config, cron, run state machine — pure, no I/O
-//   LockstepBus        EventBus protocol, CloudEvents envelope, embedded SQLite log
-//   LockstepKafka      EventBus on librdkafka
-//   LockstepOperators  the tasks' real work: HTTP, PostgreSQL, training, reports
-//   LockstepServices   scheduler, coordinator, workers, notifier
-//   LockstepCLI        the `lockstep` command line (the executable is a one-line main)
+// Modules, from the pure core outwards (each depends only on the ones above it; docs/architecture.md
+// draws the same arrows, and scripts/check-module-map.py checks both against the sources' imports):
+//   LockstepCore         specs parsed from text, cron, the engine, admission, ids — pure, no I/O, no clock
+//   LockstepDrivers      SQLite and PostgreSQL connections, blocking-thread executors, HTTP client and delivery
+//   LockstepBus          EventBus protocol, CloudEvents envelope, embedded SQLite log
+//   LockstepKafka        EventBus on librdkafka
+//   LockstepWire         the topics/ contract in code: topics, event types, codec, dead letters
+//   LockstepOperators    the operator protocol, registry, packs, templates, the generic operators
+//   LockstepNoblestride  the seed's domain operators, a pack a deployment loads by configuration
+//   LockstepServices     scheduler, coordinator, workers, notifier, alerter, state store, ops, config files
+//   LockstepCLI          the `lockstep` command line (the executable is a one-line main)
 
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 
@@ -85,17 +89,20 @@ let package = Package(
 
         .testTarget(name: "LockstepCoreTests", dependencies: ["LockstepCore"], swiftSettings: strict),
         .testTarget(name: "LockstepBusTests",
-                    dependencies: ["LockstepBus", "LockstepKafka", "LockstepTestSupport"], swiftSettings: strict),
+                    dependencies: ["LockstepCore", "LockstepBus", "LockstepKafka", "LockstepTestSupport"], swiftSettings: strict),
         .testTarget(name: "LockstepOperatorsTests",
-                    dependencies: ["LockstepOperators", "LockstepNoblestride", "LockstepDrivers", "LockstepTestSupport"],
+                    dependencies: ["LockstepCore", "LockstepOperators", "LockstepNoblestride", "LockstepTestSupport"],
                     swiftSettings: strict),
         .testTarget(name: "LockstepServicesTests",
-                    dependencies: ["LockstepServices", "LockstepWire", "LockstepKafka", "LockstepTestSupport", "CRdKafka"],
+                    dependencies: ["LockstepCore", "LockstepBus", "LockstepWire", "LockstepOperators", "LockstepServices",
+                                   "LockstepKafka", "LockstepTestSupport", "CRdKafka"],
                     swiftSettings: strict),
         // Whole-system tests: separate `lockstep` processes on a real broker, PostgreSQL and HTTP services.
         .testTarget(name: "LockstepSystemTests",
-                    dependencies: ["LockstepServices", "LockstepWire", "LockstepKafka", "LockstepTestSupport"], swiftSettings: strict),
+                    dependencies: ["LockstepCore", "LockstepBus", "LockstepWire", "LockstepOperators", "LockstepServices",
+                                   "LockstepKafka", "LockstepTestSupport"],
+                    swiftSettings: strict),
         .testTarget(name: "LockstepCLITests",
-                    dependencies: ["LockstepCLI", "LockstepTestSupport"], swiftSettings: strict),
+                    dependencies: ["lockstep", "LockstepTestSupport"], swiftSettings: strict),
     ]
 )
