@@ -38,14 +38,15 @@ public final class Coordinator: Service, Sendable {
         try await runtime.createTopics()
         var (state, timers) = try await runtime.store.loadEngine()
         state.forgetFinishedRuns(keepingPerDag: Self.finishedRunsKept)
-        let timerWheel = TimerWheel(timers)
+        let timerWheel = TimerWheel(timers, clock: runtime.clock)
         try await flushOutbox()
         let consumer = try await runtime.bus.subscribe(group: Self.group, topics: runtime.topics.coordinatorInputs)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await self.fireTimers(timerWheel) }
             defer { group.cancelAll() }
             // Offsets are committed in batches: a record handled again after a crash changes nothing,
-            // and each commit is a durable write of its own.
+            // and each commit is a durable write of its own. Real time, not the runtime's clock: this
+            // paces writes to the log, and no outcome depends on it.
             var pending: [String: RecordPosition] = [:]
             var lastCommit = ContinuousClock.now
             var sent: [Int64] = []
@@ -107,7 +108,8 @@ public final class Coordinator: Service, Sendable {
 
     /// Applies one event and turns the engine's commands into outbox entries and timer changes.
     func apply(_ event: EngineEvent, from record: BusRecord, to state: inout EngineState, into step: inout StepOutput) {
-        // The record's time, not the wall clock: replaying the log gives the same state.
+        // The record's time (its publisher's clock), not this process's clock: replaying the log gives
+        // the same state.
         let now = record.timestamp
         let (commands, touched) = engine.applyTracking(event, to: &state, now: now)
         step.touched.formUnion(touched)
@@ -156,7 +158,7 @@ public final class Coordinator: Service, Sendable {
     func finish(_ step: StepOutput, state: inout EngineState, timers: TimerWheel, sent: [Int64]) async throws -> [Int64] {
         guard !step.isEmpty else { return sent }  // duplicates or stale events only: nothing to write
         let snapshot = state
-        let records = step.outbox.map(\.record)
+        let records = step.outbox.map { runtime.stamped($0.record) }
         // The commit and the publish go to disk (or the brokers) side by side. Safe: if the commit fails
         // after the publish, the records are handled again from the last committed state and the engine,
         // being deterministic, publishes the same events under the same ids, which consumers drop.
@@ -183,7 +185,7 @@ public final class Coordinator: Service, Sendable {
     /// Publishes outbox entries in one batch; returns their ids.
     private func publish(_ entries: [(Int64, OutboxEntry)]) async throws -> [Int64] {
         guard !entries.isEmpty else { return [] }
-        try await runtime.bus.publish(entries.map(\.1.record))
+        try await runtime.bus.publish(entries.map { runtime.stamped($0.1.record) })
         return entries.map(\.0)
     }
 
@@ -201,7 +203,8 @@ public final class Coordinator: Service, Sendable {
     /// results topic, so timer firings are in the log like everything else.
     private func fireTimers(_ wheel: TimerWheel) async throws {
         while !Task.isCancelled {
-            let due = await wheel.takeDue(now: runtime.clock())
+            let due = await wheel.takeDue()
+            var failed = false
             for timer in due {
                 let (type, data) = WireCodec.encode(.timerFired(timer))
                 let event = runtime.event(id: "timer/\(timer)", component: "coordinator", type: type, subject: timer.description, data: data)
@@ -210,9 +213,13 @@ public final class Coordinator: Service, Sendable {
                 } catch {
                     await wheel.retry(timer)
                     runtime.logger.error("could not publish timer \(timer): \(error)")
+                    failed = true
                 }
             }
-            await wheel.waitForNextDue(now: runtime.clock())
+            // A timer to publish again is due at once: pause in real time, as a bus recovers in real
+            // time (the wheel's own wait, at least 1 ms, did this before it followed the runtime's clock).
+            if failed { try? await Task.sleep(for: .milliseconds(1)) }
+            await wheel.waitForNextDue()
         }
     }
 }
