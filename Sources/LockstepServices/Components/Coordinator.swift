@@ -32,7 +32,9 @@ public final class Coordinator: Service, Sendable {
     public func run() async throws {
         let log = runtime.logger
         log.info("coordinator waiting for the lease", metadata: ["store": .string(runtime.store.location.description)])
-        let lease = try await CoordinatorLease.acquire(runtime.store.location)
+        let lease = try await CoordinatorLease.acquire(runtime.store.location) {
+            log.info("another coordinator holds the lease; standing by until it stops")
+        }
         defer { lease.release() }
         log.info("coordinator active")
         try await runtime.createTopics()
