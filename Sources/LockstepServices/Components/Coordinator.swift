@@ -12,20 +12,18 @@ import ServiceLifecycle
 ///
 /// Exactly one coordinator is active: it holds the store's coordinator lease, and a standby waits
 /// for the lease until the active one dies.
+///
+/// Each attempt goes to the command topic of its task's queue: the `queue:` the DAG file gives the
+/// task, else the one its operator's pack declares (`notify_training_complete`: the notifier's).
 public final class Coordinator: Service, Sendable {
     public static let group = "lockstep-coordinator"
     let runtime: Runtime
     let engine: Engine
-    /// Which operators run on the notifier instead of the workers.
-    let notificationOperators: Set<String>
 
-    public init(runtime: Runtime, notificationOperators: Set<String> = Coordinator.defaultNotificationOperators) {
+    public init(runtime: Runtime) {
         self.runtime = runtime
         engine = Engine(dags: runtime.dags, config: runtime.config)
-        self.notificationOperators = notificationOperators
     }
-
-    public static let defaultNotificationOperators: Set<String> = ["notify_training_complete"]
     /// Finished runs per DAG kept in memory for dedupe and depends_on_past; older ones live in the store only.
     static let finishedRunsKept = 500
 
@@ -123,7 +121,7 @@ public final class Coordinator: Service, Sendable {
         for command in commands {
             switch command {
             case .dispatch(let dispatch):
-                let topic = notificationOperators.contains(dispatch.operator) ? runtime.topics.notifications : runtime.topics.taskCommands
+                let topic = runtime.topics.commands(for: queue(of: dispatch))
                 step.outbox.append(entry(
                     id: "dispatch/\(dispatch.attempt)", type: EventType.taskDispatched, subject: dispatch.attempt.description,
                     data: WireCodec.encode(dispatch), topic: topic, key: dispatch.attempt.runID, now: now))
@@ -153,6 +151,11 @@ public final class Coordinator: Service, Sendable {
                     data: data, topic: runtime.topics.deadLetters, key: record.key ?? record.position.description, now: now))
             }
         }
+    }
+
+    /// The queue whose workers run the attempt: the task's own, else its operator's default.
+    func queue(of dispatch: TaskDispatch) -> TaskQueue {
+        engine.dags[dispatch.dagID]?.task(dispatch.attempt.taskID)?.queue ?? runtime.registry.defaultQueue(for: dispatch.operator)
     }
 
     /// Commits a batch's changes in one transaction (deleting the previous batch's published outbox

@@ -11,11 +11,30 @@ import ServiceLifecycle
 /// events (health results, trained models), then commits. A command redelivered for an attempt that
 /// already finished is answered with the recorded result instead of running it again.
 ///
-/// The notifier is a worker on the notifications topic whose give-ups also go to the dead-letter topic.
+/// The notifier is a worker in the `.notifier` role: it runs the `notifications` queue, and a
+/// notification that fails on its last try also goes to the dead-letter topic.
 public final class Worker: Service, Sendable {
+    /// What a worker is for: which queue it runs, and what it does when a task gives up.
+    public enum Role: String, Sendable, Hashable {
+        /// Runs the `tasks` queue.
+        case tasks
+        /// Runs the `notifications` queue; a final failure is also dead-lettered with its payload, so
+        /// ops can redrive the notification once the receiver is fixed.
+        case notifier
+
+        public var queue: TaskQueue {
+            switch self {
+            case .tasks: .tasks
+            case .notifier: .notifications
+            }
+        }
+    }
+
     public struct Options: Sendable {
         public var name: String
         public var group: String
+        public var role: Role
+        /// Consumes this topic instead of the role's queue's.
         public var topic: String?
         /// Attempts run at once; each is its own group member, so partitions spread over them.
         public var concurrency: Int
@@ -23,27 +42,24 @@ public final class Worker: Service, Sendable {
         public var reportsDirectory: URL
         /// Limit for attempts of tasks without a timeout.
         public var defaultTimeout: Duration
-        /// Notifier: a final failure also goes to the dead-letter topic with the payload.
-        public var deadLetterFinalFailures: Bool
 
         public init(
-            name: String = "worker", group: String = "lockstep-workers", topic: String? = nil, concurrency: Int = 2,
-            dataDirectory: URL, reportsDirectory: URL, defaultTimeout: Duration = .seconds(3600),
-            deadLetterFinalFailures: Bool = false
+            name: String = "worker", group: String = "lockstep-workers", role: Role = .tasks, topic: String? = nil,
+            concurrency: Int = 2, dataDirectory: URL, reportsDirectory: URL, defaultTimeout: Duration = .seconds(3600)
         ) {
             self.name = name
             self.group = group
+            self.role = role
             self.topic = topic
             self.concurrency = concurrency
             self.dataDirectory = dataDirectory
             self.reportsDirectory = reportsDirectory
             self.defaultTimeout = defaultTimeout
-            self.deadLetterFinalFailures = deadLetterFinalFailures
         }
 
         public static func notifier(dataDirectory: URL, reportsDirectory: URL) -> Options {
-            Options(name: "notifier", group: "lockstep-notifier", concurrency: 2, dataDirectory: dataDirectory,
-                    reportsDirectory: reportsDirectory, deadLetterFinalFailures: true)
+            Options(name: "notifier", group: "lockstep-notifier", role: .notifier, concurrency: 2, dataDirectory: dataDirectory,
+                    reportsDirectory: reportsDirectory)
         }
     }
 
@@ -58,9 +74,7 @@ public final class Worker: Service, Sendable {
         self.options = options
     }
 
-    var topic: String {
-        options.topic ?? (options.deadLetterFinalFailures ? runtime.topics.notifications : runtime.topics.taskCommands)
-    }
+    var topic: String { options.topic ?? runtime.topics.commands(for: options.role.queue) }
 
     public func run() async throws {
         try await runtime.createTopics()
@@ -177,7 +191,9 @@ public final class Worker: Service, Sendable {
         let (type, data) = WireCodec.encode(result)
         let event = runtime.event(id: "result/\(attempt)", component: options.name, type: type, subject: attempt.description, data: data)
         try await runtime.store.recordAttemptResult(attempt, eventJSON: event.structuredJSON, at: runtime.clock.now)
-        if options.deadLetterFinalFailures, case .failure(let error) = outcome, !error.retryable || attempt.tryNumber >= dispatch.maxTries {
+        // Final when the engine gave this try no successor, or when the error itself asks for none
+        // (the meaning of `retryable: false` on the wire, which the engine honours).
+        if options.role == .notifier, case .failure(let error) = outcome, dispatch.isLastTry || !error.retryable {
             try await runtime.deadLetter(record, component: options.name, reason: "notification gave up after its retry budget: \(error)")
         }
         try await runtime.publish(event, to: runtime.topics.taskResults, key: attempt.runID)
