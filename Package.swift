@@ -13,6 +13,7 @@ import PackageDescription
 //   LockstepNoblestride  the seed's domain operators, a pack a deployment loads by configuration
 //   LockstepServices     scheduler, coordinator, workers, notifier, alerter, state store, ops, config files
 //   LockstepCLI          the `lockstep` command line (the executable is a one-line main)
+//   LockstepTestKit      for tests of code built on Lockstep: a test clock, the in-process Lockstep, bus fixtures
 
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 
@@ -25,6 +26,7 @@ let package = Package(
         .library(name: "LockstepCore", targets: ["LockstepCore"]),
         .library(name: "LockstepBus", targets: ["LockstepBus"]),
         .library(name: "LockstepKafka", targets: ["LockstepKafka"]),
+        .library(name: "LockstepTestKit", targets: ["LockstepTestKit"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -83,8 +85,16 @@ let package = Package(
                           path: "Benchmarks/lockstep-bench", swiftSettings: strict),
 
         // Test helpers shared by the test targets: free ports, a throwaway PostgreSQL cluster, a Tansu
-        // broker, the reference HTTP services. Never linked into the product.
+        // broker, the reference HTTP services. Never linked into the `lockstep` executable.
         .target(name: "LockstepTestSupport", dependencies: ["LockstepCore"], path: "Tests/LockstepTestSupport",
+                swiftSettings: strict),
+        // Beside the library, as ServiceLifecycleTestKit is beside ServiceLifecycle: a clock tests move,
+        // every component in one process, one test body over both buses.
+        .target(name: "LockstepTestKit",
+                dependencies: ["LockstepCore", "LockstepBus", "LockstepKafka", "LockstepWire", "LockstepOperators",
+                               "LockstepServices", "LockstepTestSupport",
+                               .product(name: "Logging", package: "swift-log"),
+                               .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
                 swiftSettings: strict),
 
         .testTarget(name: "LockstepCoreTests", dependencies: ["LockstepCore"], swiftSettings: strict),
@@ -95,7 +105,7 @@ let package = Package(
                     swiftSettings: strict),
         .testTarget(name: "LockstepServicesTests",
                     dependencies: ["LockstepCore", "LockstepBus", "LockstepWire", "LockstepOperators", "LockstepServices",
-                                   "LockstepKafka", "LockstepTestSupport", "CRdKafka"],
+                                   "LockstepKafka", "LockstepTestSupport", "LockstepTestKit", "CRdKafka"],
                     swiftSettings: strict),
         // Whole-system tests: separate `lockstep` processes on a real broker, PostgreSQL and HTTP services.
         .testTarget(name: "LockstepSystemTests",

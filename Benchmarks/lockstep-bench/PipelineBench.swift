@@ -199,7 +199,9 @@ final class BenchSystem: Sendable {
         logger.logLevel = .error
         let runtime = Runtime(
             bus: bus, store: try await StateStore(.sqlite(path: directory.appendingPathComponent("state.sqlite").path)),
-            dags: dags ?? [chain, wide], config: config, logger: logger)
+            // Every pack: the training pipeline's domain operators run here, and the coordinator reads
+            // from the registry that `notify_training_complete` goes to the notifier.
+            dags: dags ?? [chain, wide], config: config, registry: .allPacks, logger: logger)
         try await runtime.createTopics()
         let options = Worker.Options(concurrency: 4, dataDirectory: directory, reportsDirectory: directory)
         let group = ServiceGroup(services: [

@@ -27,7 +27,7 @@ struct TriggerCommand: AsyncParsableCommand {
         }
         let outcome = try await options.withRuntime(component: "cli") { runtime -> (followed: Bool, state: RunState?) in
             // Follow from before the request, so no step of the run can be missed.
-            let follower = wait ? try await RunFollower.start(runtime: runtime, since: runtime.clock().addingTimeInterval(-1)) : nil
+            let follower = wait ? try await RunFollower.start(runtime: runtime, since: runtime.clock.now.addingTimeInterval(-1)) : nil
             let request: RunRequest
             do {
                 request = try await OpsActions(runtime: runtime, actor: "cli:\(OpsActions.defaultActor)")

@@ -1,3 +1,4 @@
+import LockstepCore
 import LockstepOperators
 
 extension OperatorPack {
@@ -17,5 +18,7 @@ extension OperatorPack {
         variableDefaults: [
             "FASTAPI_BASE_URL": "http://localhost:8010",
             "NODEJS_BASE_URL": "http://localhost:3030",
-        ])
+        ],
+        // The training-complete POST is a notification: the notifier runs it and dead-letters a give-up.
+        defaultQueues: ["notify_training_complete": .notifications])
 }

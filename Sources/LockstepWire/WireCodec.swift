@@ -164,17 +164,20 @@ public enum WireCodec {
         o["inputs"] = .object(d.inputs)
         o.set("timeout_ms", d.timeout?.milliseconds)
         o.set("max_tries", d.maxTries)
+        o["is_last_try"] = .bool(d.isLastTry)
         o.set("pool", d.pool)
         return o.json
     }
 
     public static func decodeDispatch(_ event: CloudEvent) throws(WireError) -> TaskDispatch {
         let f = try WireFields(event.data, type: event.type)
+        // A dispatch published before `is_last_try` existed gets the budget's own answer (nil).
+        let isLastTry: Bool? = f.object["is_last_try"] == nil ? nil : try f.bool("is_last_try", default: false)
         return TaskDispatch(
             attempt: try attempt(f), dagID: try f.string("dag_id"), logicalDate: try f.date("logical_date"),
             operator: try f.string("operator"), params: try f.object("params"), conf: f.json("conf") ?? .emptyObject,
             inputs: try f.object("inputs"), timeout: try f.optionalInt("timeout_ms").map { .milliseconds($0) },
-            maxTries: (try? f.int("max_tries")) ?? 1, pool: try f.optionalString("pool"))
+            maxTries: (try? f.int("max_tries")) ?? 1, pool: try f.optionalString("pool"), isLastTry: isLastTry)
     }
 
     // MARK: Lifecycle

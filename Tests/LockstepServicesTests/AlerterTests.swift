@@ -2,6 +2,7 @@ import Foundation
 import LockstepBus
 import LockstepCore
 import LockstepServices
+import LockstepTestKit
 import LockstepTestSupport
 import Testing
 
@@ -27,7 +28,7 @@ import Testing
         let fine = try await system.trigger("fine")
         _ = try await system.waitForRun(fine)
         // `fine`'s run.succeeded is its last event: once told, everything before it on its partition was handled.
-        try await waitUntil { !successes.received.isEmpty && !failures.received.isEmpty }
+        try await poll("both alerts to be posted", timeout: .seconds(20)) { !successes.received.isEmpty && !failures.received.isEmpty }
         await system.close()
 
         #expect(failures.received.count == 1)
@@ -91,14 +92,5 @@ import Testing
         let resolved = try Alerter(runtime: withVariable).alerts.first?.delivery.url.host
         await system.close()
         #expect(resolved == "hooks.example.invalid")
-    }
-}
-
-/// Polls `condition` until it holds, failing after `timeout`.
-func waitUntil(timeout: Duration = .seconds(20), _ condition: () -> Bool) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while !condition() {
-        guard ContinuousClock.now < deadline else { throw TestFailure("condition not met within \(timeout)") }
-        try await Task.sleep(for: .milliseconds(20))
     }
 }

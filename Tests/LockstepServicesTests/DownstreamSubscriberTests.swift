@@ -5,6 +5,7 @@ import LockstepCore
 import LockstepKafka
 import LockstepOperators
 import LockstepServices
+import LockstepTestKit
 import LockstepTestSupport
 import LockstepWire
 import Testing

@@ -2,6 +2,7 @@ import Foundation
 import LockstepBus
 import LockstepCore
 import LockstepServices
+import LockstepTestKit
 import LockstepTestSupport
 import LockstepWire
 import Testing

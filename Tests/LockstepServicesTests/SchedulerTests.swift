@@ -2,10 +2,11 @@ import Foundation
 import LockstepBus
 import LockstepCore
 import LockstepServices
+import LockstepTestKit
 import LockstepWire
 import Testing
 
-/// The scheduler on the embedded bus with a fixed clock: deterministic tick ids, catchup, pauses.
+/// The scheduler on the embedded bus with a test clock: deterministic tick ids, catchup, pauses.
 @Suite struct SchedulerTests {
     static let now = ISO8601.parse("2025-09-18T02:05:30Z")!
 
@@ -13,18 +14,29 @@ import Testing
         try await system.events(on: system.runtime.topics.scheduleTicks)
     }
 
-    /// Runs two schedulers at once (as after a failover, or by mistake) until `done` holds.
+    /// Runs two schedulers at once (as after a failover, or by mistake) until `done` holds and both
+    /// have looked once more a poll interval later, then returns every tick on the topic.
     func runSchedulers(_ system: InProcessLockstep, until done: @escaping ([CloudEvent]) -> Bool) async throws -> [CloudEvent] {
         try await system.runtime.createTopics()
+        let clock = TestClock(now: Self.now)
         var clocked = system.runtime
-        clocked.clock = { Self.now }
-        let first = Scheduler(runtime: clocked, pollInterval: .milliseconds(50))
-        let second = Scheduler(runtime: clocked, pollInterval: .milliseconds(50))
+        clocked.clock = clock
+        let interval = Duration.milliseconds(50)
+        let first = Scheduler(runtime: clocked, pollInterval: interval)
+        let second = Scheduler(runtime: clocked, pollInterval: interval)
         let tasks = [Task { try await first.run() }, Task { try await second.run() }]
         _ = try await system.events(on: system.runtime.topics.scheduleTicks, until: done)
-        try await Task.sleep(for: .milliseconds(200))  // room for a wrong extra tick to show up
+        // A scheduler sleeps only after publishing what is due: once both sleep, a wrong extra tick
+        // would be on the topic. The same after one more look each.
+        try await bothAsleep(clock)
+        clock.advance(by: interval)
+        try await bothAsleep(clock)
         for task in tasks { task.cancel() }
         return try await ticks(system)
+    }
+
+    func bothAsleep(_ clock: TestClock) async throws {
+        try await poll("both schedulers to wait for their next look") { clock.pendingSleeps.count == 2 }
     }
 
     @Test func catchupTicksEveryMissedIntervalAndTwoSchedulersStartEachRunOnce() async throws {

@@ -3,6 +3,7 @@ import LockstepBus
 import LockstepCore
 import LockstepOperators
 import LockstepServices
+import LockstepTestKit
 import LockstepWire
 import Testing
 
@@ -33,10 +34,17 @@ import Testing
     @Test func aFlakyTaskIsRetriedUntilItSucceeds() async throws {
         let counter = FlakyCounter()
         let registry = OperatorRegistry.allPacks.registering("flaky", FlakyOperator(counter: counter, failures: 2))
-        let dag = DagSpec(id: "retrying", tasks: [task("check", "flaky", retries: 2), task("after", after: ["check"])])
-        let system = try await InProcessLockstep(dags: [dag], registry: registry)
-        system.start()
+        let dag = DagSpec(id: "retrying", tasks: [task("check", "flaky", retries: 2, delay: .milliseconds(50)), task("after", after: ["check"])])
+        let clock = TestClock()
+        let system = try await InProcessLockstep(dags: [dag], registry: registry, clock: clock)
+        // One consumer slot per group: a rebalance could otherwise park a redelivered command behind a
+        // claim until the test clock next moves.
+        system.start(workers: 1)
         let runID = try await system.trigger("retrying")
+        for failed in 1...2 {
+            try await system.waitForTask(runID, "check", try: failed, .upForRetry)
+            clock.advance(by: .milliseconds(50))  // the retry delay
+        }
         let run = try await system.waitForRun(runID)
         await system.close()
         #expect(run.state == .succeeded)
@@ -47,10 +55,20 @@ import Testing
     }
 
     @Test func anAttemptPastItsTimeoutIsRetriedThenTheRunFailsWithTheCause() async throws {
-        let dag = DagSpec(id: "slow", tasks: [task("nap", "sleep", params: ["seconds": 30], retries: 1, timeout: .milliseconds(300))])
-        let system = try await InProcessLockstep(dags: [dag])
-        system.start()
+        let clock = TestClock()
+        let registry = OperatorRegistry.allPacks.registering("hang", HangOperator())
+        let dag = DagSpec(id: "slow", tasks: [task("nap", "hang", retries: 1, delay: .milliseconds(50), timeout: .milliseconds(300))])
+        let system = try await InProcessLockstep(dags: [dag], registry: registry, clock: clock)
+        system.start(workers: 1)
         let runID = try await system.trigger("slow")
+        // Past the timeout and the worker's grace: the coordinator's timer fires and the worker ends the attempt.
+        let pastTheLimit = Duration.milliseconds(300) + Worker.deadlineGrace
+        try await system.waitForTask(runID, "nap", try: 1, .running)
+        clock.advance(by: pastTheLimit)
+        try await system.waitForTask(runID, "nap", try: 1, .upForRetry)
+        clock.advance(by: .milliseconds(50))  // the retry delay
+        try await system.waitForTask(runID, "nap", try: 2, .running)
+        clock.advance(by: pastTheLimit)
         let run = try await system.waitForRun(runID)
         await system.close()
         #expect(run.state == .failed)
@@ -119,7 +137,7 @@ import Testing
         system.start()
         let runID = try await system.trigger("long")
         // Stop everything while `nap` runs, then start again on the same data directory.
-        while try await system.runtime.store.run(runID)?.tasks["nap"]?.state != .running { try await Task.sleep(for: .milliseconds(10)) }
+        try await system.waitForTask(runID, "nap", .running)
         await system.stop()
         system.start()
         let run = try await system.waitForRun(runID)
@@ -130,29 +148,21 @@ import Testing
     }
 }
 
-/// Counts calls, then naps: long enough for a duplicate command to arrive while it runs.
-struct CountedNap: TaskOperator {
-    let counter: FlakyCounter
-    func run(_ context: OperatorContext) async throws(OperatorError) -> OperatorResult {
-        _ = await counter.next("\(context.runID)/\(context.taskID)")
-        try? await Task.sleep(for: .milliseconds(800))
-        return OperatorResult(output: ["napped": true])
-    }
-}
-
 @Suite struct DuplicateCommandTests {
     @Test func aDuplicatedCommandNeverRunsAnAttemptTwice() async throws {
         let counter = FlakyCounter()
-        let registry = OperatorRegistry.allPacks.registering("nap", CountedNap(counter: counter))
+        let gate = Gate()
+        let registry = OperatorRegistry.allPacks.registering("nap", CountedWait(counter: counter, gate: gate))
         let system = try await InProcessLockstep(dags: [DagSpec(id: "dup", tasks: [task("n", "nap")])], registry: registry)
         system.start(workers: 4)
         let runID = try await system.trigger("dup")
-        while try await system.runtime.store.run(runID)?.tasks["n"]?.state != .running { try await Task.sleep(for: .milliseconds(10)) }
+        try await system.waitForTask(runID, "n", .running)
         // The same command again while the attempt runs (as a restarted coordinator's outbox would send it)…
         let commands = try await system.runtime.bus.read(topic: system.runtime.topics.taskCommands, from: .beginning, to: .latest).readAll()
         let command = try #require(commands.first { $0.key == runID })
         let copy = OutgoingRecord(topic: command.topic, key: command.key, value: command.value, headers: command.headers)
         try await system.runtime.bus.publish(copy)
+        await gate.open()  // the attempt ends only now, with the copy already in the log
         let run = try await system.waitForRun(runID)
         // …and once more after it finished.
         try await system.runtime.bus.publish(copy)
@@ -195,13 +205,15 @@ struct CountedNap: TaskOperator {
 @Suite struct CancellationTests {
     @Test func cancellingARunStopsItsRunningAttemptOnTheWorker() async throws {
         let dag = DagSpec(id: "long", tasks: [task("nap", "sleep", params: ["seconds": 60])])
-        let system = try await InProcessLockstep(dags: [dag])
-        system.start()
+        let clock = TestClock()
+        let system = try await InProcessLockstep(dags: [dag], clock: clock)
+        system.start(workers: 1)
         let runID = try await system.trigger("long")
-        while try await system.runtime.store.run(runID)?.tasks["nap"]?.state != .running { try await Task.sleep(for: .milliseconds(10)) }
+        try await system.waitForTask(runID, "nap", .running)
         try await OpsActions(runtime: system.runtime, actor: "test").cancel(runID, reason: "not needed")
         let run = try await system.waitForRun(runID)
         // The worker notices at its next heartbeat and stops the operator long before its 60 s.
+        clock.advance(by: Worker.claimHeartbeat)
         let results = try await system.events(on: system.runtime.topics.taskResults, until: {
             $0.contains { $0.type == EventType.attemptFailed && $0.data?["run_id"]?.stringValue == runID }
         }, timeout: .seconds(20))

@@ -3,6 +3,7 @@ import LockstepBus
 import LockstepCore
 import LockstepOperators
 import LockstepServices
+import LockstepTestKit
 import LockstepTestSupport
 import LockstepWire
 import Testing
@@ -32,7 +33,7 @@ import Testing
         let expected = schemaTypes.subtracting(Self.declaredButNotPublished)
 
         // A JSON /health endpoint for the real health-check operator, and a port where nothing listens.
-        let web = try HealthEndpoint.start()
+        let web = try await HealthEndpoint.start()
         defer { web.stop() }
         let closedPort = try ClosedPort.next()
 
@@ -217,16 +218,6 @@ import Testing
     }
 }
 
-/// Polls `condition` until it holds, or fails naming what it waited for.
-private func poll(_ what: String, timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return }
-        try await Task.sleep(for: .milliseconds(50))
-    }
-    throw TestFailure("timed out after \(timeout) waiting for \(what)")
-}
-
 /// `extract_data` without a database: the entity counts `preprocess` and `train_model` read.
 private struct CatalogExtractOperator: TaskOperator {
     func run(_ context: OperatorContext) async throws(OperatorError) -> OperatorResult {
@@ -246,7 +237,7 @@ private final class HealthEndpoint: @unchecked Sendable {
         self.directory = directory
     }
 
-    static func start() throws -> HealthEndpoint {
+    static func start() async throws -> HealthEndpoint {
         let directory = try TestPaths.temporaryDirectory("catalog-health")
         try Data(#"{"status": "ok", "service": "catalog-web"}"#.utf8).write(to: directory.appendingPathComponent("health"))
         let port = try FreePort.next()
@@ -254,13 +245,9 @@ private final class HealthEndpoint: @unchecked Sendable {
             name: "catalog-health", executable: "/usr/bin/env",
             arguments: ["python3", "-m", "http.server", String(port), "--bind", "127.0.0.1", "--directory", directory.path])
         let endpoint = HealthEndpoint(port: port, process: process, directory: directory)
-        let deadline = Date().addingTimeInterval(30)
-        while !FreePort.isAccepting(port) {
-            guard process.isRunning, Date() < deadline else {
-                process.stop()
-                throw TestFailure("python3 -m http.server did not listen on \(port):\n\(process.log)")
-            }
-            Thread.sleep(forTimeInterval: 0.05)
+        do { try await process.waitUntilAccepting(port: port) } catch {
+            endpoint.stop()
+            throw error
         }
         return endpoint
     }

@@ -3,6 +3,7 @@ import LockstepBus
 import LockstepCore
 import LockstepOperators
 @testable import LockstepServices
+import LockstepTestKit
 import LockstepWire
 import Testing
 
@@ -11,8 +12,10 @@ import Testing
 @Suite struct WorkerClaimTests {
     @Test func twoSlotsOfOneWorkerGivenTheSameCommandRunTheAttemptOnce() async throws {
         let counter = FlakyCounter()
-        let registry = OperatorRegistry.allPacks.registering("nap", CountedNap(counter: counter))
-        let system = try await InProcessLockstep(dags: [DagSpec(id: "dup", tasks: [task("n", "nap")])], registry: registry)
+        let gate = Gate()
+        let clock = TestClock()
+        let registry = OperatorRegistry.allPacks.registering("nap", CountedWait(counter: counter, gate: gate))
+        let system = try await InProcessLockstep(dags: [DagSpec(id: "dup", tasks: [task("n", "nap")])], registry: registry, clock: clock)
         let runtime = system.runtime
         try await runtime.createTopics()
         let attempt = AttemptID(runID: "dup~1", taskID: "n", tryNumber: 1)
@@ -29,10 +32,16 @@ import Testing
         // Not started as a service: the test plays the two consumer slots itself.
         let worker = Worker(runtime: runtime, registry: registry, options: Worker.Options(concurrency: 2, dataDirectory: system.directory, reportsDirectory: system.directory))
         let first = Task { try await worker.handle(record, slot: 0) }
-        while await counter.count("\(attempt.runID)/n") == 0 { try await Task.sleep(for: .milliseconds(5)) }
-        // Slot 0 is inside the operator now; slot 1 receives the same record.
-        try await worker.handle(record, slot: 1)
+        try await poll("slot 0 to be inside the operator") { await counter.count("\(attempt.runID)/n") == 1 }
+        // Slot 0 is inside the operator now; slot 1 receives the same record and finds it claimed: it
+        // waits a heartbeat to look again, beside slot 0's own renewal at the same time.
+        let second = Task { try await worker.handle(record, slot: 1) }
+        let lookAgain = clock.now.addingTimeInterval(Worker.claimHeartbeat.timeInterval)
+        try await poll("slot 1 to wait for slot 0's claim") { clock.pendingSleeps.filter { $0 == lookAgain }.count == 2 }
+        await gate.open()
         try await first.value
+        clock.advance(by: Worker.claimHeartbeat)
+        try await second.value
 
         let results = try await system.events(on: runtime.topics.taskResults) {
             $0.filter { $0.type == EventType.attemptSucceeded }.count >= 2

@@ -30,10 +30,14 @@ public struct TaskDispatch: Sendable, Hashable, Codable {
     public var timeout: Duration?
     public var maxTries: Int
     public var pool: String?
+    /// No try follows this one, whatever its error: its failure is the task's. The engine says so, so
+    /// a worker that acts on a give-up (the notifier's dead letter) never re-derives the retry policy.
+    public var isLastTry: Bool
 
+    /// `isLastTry` defaults to what the retry budget says: no try after `maxTries`.
     public init(
         attempt: AttemptID, dagID: String, logicalDate: Date, operator: String, params: [String: JSONValue], conf: JSONValue,
-        inputs: [String: JSONValue], timeout: Duration?, maxTries: Int, pool: String?
+        inputs: [String: JSONValue], timeout: Duration?, maxTries: Int, pool: String?, isLastTry: Bool? = nil
     ) {
         self.attempt = attempt
         self.dagID = dagID
@@ -45,6 +49,7 @@ public struct TaskDispatch: Sendable, Hashable, Codable {
         self.timeout = timeout
         self.maxTries = maxTries
         self.pool = pool
+        self.isLastTry = isLastTry ?? (attempt.tryNumber >= maxTries)
     }
 }
 

@@ -10,7 +10,7 @@ enum DagFile {
     ]
     static let taskKeys = [
         "id", "operator", "description", "params", "upstream", "trigger_rule", "pool", "retries", "retry_delay",
-        "retry_exponential_backoff", "max_retry_delay", "timeout", "depends_on_past",
+        "retry_exponential_backoff", "max_retry_delay", "timeout", "depends_on_past", "queue",
     ]
     static let paramKeys = ["type", "required", "default", "description"]
 
@@ -80,6 +80,16 @@ enum DagFile {
             }
             rule = parsed
         }
+        var queue: TaskQueue?
+        if let queueNode = try node.optional("queue") {
+            let text = try queueNode.string()
+            guard let parsed = TaskQueue(rawValue: text) else {
+                throw queueNode.error(
+                    "unknown queue `\(text)`",
+                    fix: "use one of \(TaskQueue.allCases.map(\.rawValue).joined(separator: ", ")), or leave `queue` out for the operator's default")
+            }
+            queue = parsed
+        }
         return TaskSpec(
             id: id, operator: op, params: params,
             upstream: try node.optional("upstream")?.strings() ?? [],
@@ -87,7 +97,8 @@ enum DagFile {
             pool: try node.optional("pool")?.string(),
             retry: try retryPolicy(node, base: defaults.retry),
             timeout: try node.optional("timeout")?.duration() ?? defaults.timeout,
-            dependsOnPast: try node.optional("depends_on_past")?.bool() ?? defaults.dependsOnPast)
+            dependsOnPast: try node.optional("depends_on_past")?.bool() ?? defaults.dependsOnPast,
+            queue: queue)
     }
 
     private static func retryPolicy(_ node: YAMLNode, base: RetryPolicy) throws(ConfigError) -> RetryPolicy {

@@ -75,11 +75,13 @@ public struct TaskSpec: Sendable, Hashable, Codable {
     /// Limit on one attempt's execution (Airflow's execution_timeout); nil means none.
     public var timeout: Duration?
     public var dependsOnPast: Bool
+    /// The workers that run its attempts; nil: its operator's default queue.
+    public var queue: TaskQueue?
 
     public init(
         id: String, operator: String, params: [String: JSONValue] = [:], upstream: [String] = [],
         triggerRule: TriggerRule = .allSuccess, pool: String? = nil, retry: RetryPolicy = .none,
-        timeout: Duration? = nil, dependsOnPast: Bool = false
+        timeout: Duration? = nil, dependsOnPast: Bool = false, queue: TaskQueue? = nil
     ) {
         self.id = id
         self.operator = `operator`
@@ -90,6 +92,7 @@ public struct TaskSpec: Sendable, Hashable, Codable {
         self.retry = retry
         self.timeout = timeout
         self.dependsOnPast = dependsOnPast
+        self.queue = queue
     }
 }
 

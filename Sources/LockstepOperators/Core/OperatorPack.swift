@@ -1,3 +1,5 @@
+import LockstepCore
+
 /// A named set of operators a deployment loads as a whole: the generic operators every pipeline may
 /// use, a customer's domain operators (the Noblestride pack), or the testing pack. `lockstep.yaml`
 /// says which packs beyond the generic one a deployment loads (`packs:`).
@@ -6,11 +8,17 @@ public struct OperatorPack: Sendable {
     public var operators: [String: any TaskOperator]
     /// Variables the pack's DAGs expect, used where neither the config file nor the environment sets them.
     public var variableDefaults: [String: String]
+    /// Operators whose tasks run on another queue than `tasks` unless their DAG file says `queue:`.
+    public var defaultQueues: [String: TaskQueue]
 
-    public init(name: String, operators: [String: any TaskOperator], variableDefaults: [String: String] = [:]) {
+    public init(
+        name: String, operators: [String: any TaskOperator], variableDefaults: [String: String] = [:],
+        defaultQueues: [String: TaskQueue] = [:]
+    ) {
         self.name = name
         self.operators = operators
         self.variableDefaults = variableDefaults
+        self.defaultQueues = defaultQueues
     }
 
     /// What any pipeline may use: health checks, PostgreSQL counts, and `noop` (a join point).

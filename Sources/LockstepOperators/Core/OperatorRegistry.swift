@@ -4,6 +4,7 @@ import LockstepCore
 /// the packs a deployment loads.
 public struct OperatorRegistry: Sendable {
     private var operators: [String: any TaskOperator]
+    private var queues: [String: TaskQueue] = [:]
     /// The packs loaded, in load order (generic first).
     public private(set) var packs: [String]
 
@@ -17,6 +18,7 @@ public struct OperatorRegistry: Sendable {
         self.init()
         for pack in [OperatorPack.generic] + packs where !self.packs.contains(pack.name) {
             operators.merge(pack.operators) { _, new in new }
+            for name in pack.operators.keys { queues[name] = pack.defaultQueues[name] }
             self.packs.append(pack.name)
         }
     }
@@ -26,10 +28,14 @@ public struct OperatorRegistry: Sendable {
 
     public subscript(name: String) -> (any TaskOperator)? { operators[name] }
 
-    /// A copy with `op` registered under `name` (tests and plug-ins).
-    public func registering(_ name: String, _ op: any TaskOperator) -> OperatorRegistry {
+    /// The queue a task of this operator runs on when its DAG file names none (`tasks` unless its pack says).
+    public func defaultQueue(for name: String) -> TaskQueue { queues[name] ?? .tasks }
+
+    /// A copy with `op` registered under `name` (tests and plug-ins), run on `queue` by default.
+    public func registering(_ name: String, _ op: any TaskOperator, queue: TaskQueue? = nil) -> OperatorRegistry {
         var copy = self
         copy.operators[name] = op
+        copy.queues[name] = queue
         return copy
     }
 

@@ -12,40 +12,41 @@ import ServiceLifecycle
 ///
 /// Exactly one coordinator is active: it holds the store's coordinator lease, and a standby waits
 /// for the lease until the active one dies.
+///
+/// Each attempt goes to the command topic of its task's queue: the `queue:` the DAG file gives the
+/// task, else the one its operator's pack declares (`notify_training_complete`: the notifier's).
 public final class Coordinator: Service, Sendable {
     public static let group = "lockstep-coordinator"
     let runtime: Runtime
     let engine: Engine
-    /// Which operators run on the notifier instead of the workers.
-    let notificationOperators: Set<String>
 
-    public init(runtime: Runtime, notificationOperators: Set<String> = Coordinator.defaultNotificationOperators) {
+    public init(runtime: Runtime) {
         self.runtime = runtime
         engine = Engine(dags: runtime.dags, config: runtime.config)
-        self.notificationOperators = notificationOperators
     }
-
-    public static let defaultNotificationOperators: Set<String> = ["notify_training_complete"]
     /// Finished runs per DAG kept in memory for dedupe and depends_on_past; older ones live in the store only.
     static let finishedRunsKept = 500
 
     public func run() async throws {
         let log = runtime.logger
         log.info("coordinator waiting for the lease", metadata: ["store": .string(runtime.store.location.description)])
-        let lease = try await CoordinatorLease.acquire(runtime.store.location)
+        let lease = try await CoordinatorLease.acquire(runtime.store.location) {
+            log.info("another coordinator holds the lease; standing by until it stops")
+        }
         defer { lease.release() }
         log.info("coordinator active")
         try await runtime.createTopics()
         var (state, timers) = try await runtime.store.loadEngine()
         state.forgetFinishedRuns(keepingPerDag: Self.finishedRunsKept)
-        let timerWheel = TimerWheel(timers)
+        let timerWheel = TimerWheel(timers, clock: runtime.clock)
         try await flushOutbox()
         let consumer = try await runtime.bus.subscribe(group: Self.group, topics: runtime.topics.coordinatorInputs)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await self.fireTimers(timerWheel) }
             defer { group.cancelAll() }
             // Offsets are committed in batches: a record handled again after a crash changes nothing,
-            // and each commit is a durable write of its own.
+            // and each commit is a durable write of its own. Real time, not the runtime's clock: this
+            // paces writes to the log, and no outcome depends on it.
             var pending: [String: RecordPosition] = [:]
             var lastCommit = ContinuousClock.now
             var sent: [Int64] = []
@@ -107,7 +108,8 @@ public final class Coordinator: Service, Sendable {
 
     /// Applies one event and turns the engine's commands into outbox entries and timer changes.
     func apply(_ event: EngineEvent, from record: BusRecord, to state: inout EngineState, into step: inout StepOutput) {
-        // The record's time, not the wall clock: replaying the log gives the same state.
+        // The record's time (its publisher's clock), not this process's clock: replaying the log gives
+        // the same state.
         let now = record.timestamp
         let (commands, touched) = engine.applyTracking(event, to: &state, now: now)
         step.touched.formUnion(touched)
@@ -119,7 +121,7 @@ public final class Coordinator: Service, Sendable {
         for command in commands {
             switch command {
             case .dispatch(let dispatch):
-                let topic = notificationOperators.contains(dispatch.operator) ? runtime.topics.notifications : runtime.topics.taskCommands
+                let topic = runtime.topics.commands(for: queue(of: dispatch))
                 step.outbox.append(entry(
                     id: "dispatch/\(dispatch.attempt)", type: EventType.taskDispatched, subject: dispatch.attempt.description,
                     data: WireCodec.encode(dispatch), topic: topic, key: dispatch.attempt.runID, now: now))
@@ -151,12 +153,17 @@ public final class Coordinator: Service, Sendable {
         }
     }
 
+    /// The queue whose workers run the attempt: the task's own, else its operator's default.
+    func queue(of dispatch: TaskDispatch) -> TaskQueue {
+        engine.dags[dispatch.dagID]?.task(dispatch.attempt.taskID)?.queue ?? runtime.registry.defaultQueue(for: dispatch.operator)
+    }
+
     /// Commits a batch's changes in one transaction (deleting the previous batch's published outbox
     /// rows), then publishes its events; returns their outbox ids.
     func finish(_ step: StepOutput, state: inout EngineState, timers: TimerWheel, sent: [Int64]) async throws -> [Int64] {
         guard !step.isEmpty else { return sent }  // duplicates or stale events only: nothing to write
         let snapshot = state
-        let records = step.outbox.map(\.record)
+        let records = step.outbox.map { runtime.stamped($0.record) }
         // The commit and the publish go to disk (or the brokers) side by side. Safe: if the commit fails
         // after the publish, the records are handled again from the last committed state and the engine,
         // being deterministic, publishes the same events under the same ids, which consumers drop.
@@ -183,7 +190,7 @@ public final class Coordinator: Service, Sendable {
     /// Publishes outbox entries in one batch; returns their ids.
     private func publish(_ entries: [(Int64, OutboxEntry)]) async throws -> [Int64] {
         guard !entries.isEmpty else { return [] }
-        try await runtime.bus.publish(entries.map(\.1.record))
+        try await runtime.bus.publish(entries.map { runtime.stamped($0.1.record) })
         return entries.map(\.0)
     }
 
@@ -201,7 +208,8 @@ public final class Coordinator: Service, Sendable {
     /// results topic, so timer firings are in the log like everything else.
     private func fireTimers(_ wheel: TimerWheel) async throws {
         while !Task.isCancelled {
-            let due = await wheel.takeDue(now: runtime.clock())
+            let due = await wheel.takeDue()
+            var failed = false
             for timer in due {
                 let (type, data) = WireCodec.encode(.timerFired(timer))
                 let event = runtime.event(id: "timer/\(timer)", component: "coordinator", type: type, subject: timer.description, data: data)
@@ -210,63 +218,14 @@ public final class Coordinator: Service, Sendable {
                 } catch {
                     await wheel.retry(timer)
                     runtime.logger.error("could not publish timer \(timer): \(error)")
+                    failed = true
                 }
             }
-            await wheel.waitForNextDue(now: runtime.clock())
+            // A timer to publish again is due at once: pause in real time, as a bus recovers in real
+            // time (the wheel's own wait, at least 1 ms, did this before it followed the runtime's clock).
+            if failed { try? await Task.sleep(for: .milliseconds(1)) }
+            await wheel.waitForNextDue()
         }
-    }
-}
-
-/// The coordinator's armed timers in memory, mirrored from the store.
-actor TimerWheel {
-    private var timers: [TimerID: Date]
-    /// Published but not yet consumed back: not fired again unless the process restarts.
-    private var fired: Set<TimerID> = []
-    private var wakeUp: CheckedContinuation<Void, Never>?
-
-    init(_ timers: [TimerID: Date]) { self.timers = timers }
-
-    func update(set: [TimerID: Date], cleared: Set<TimerID>) {
-        for timer in cleared {
-            timers[timer] = nil
-            fired.remove(timer)
-        }
-        for (timer, at) in set {
-            timers[timer] = at
-            fired.remove(timer)
-        }
-        if !set.isEmpty { wake() }
-    }
-
-    func takeDue(now: Date) -> [TimerID] {
-        let due = timers.filter { $0.value <= now && !fired.contains($0.key) }.keys.sorted()
-        fired.formUnion(due)
-        return due
-    }
-
-    func retry(_ timer: TimerID) { fired.remove(timer) }
-
-    /// Sleeps until the earliest timer is due (at most a minute), or until a new timer arrives.
-    func waitForNextDue(now: Date) async {
-        let next = timers.filter { !fired.contains($0.key) }.values.min()
-        let delay = min(max(next.map { $0.timeIntervalSince(now) } ?? 60, 0.001), 60)
-        let sleeper = Task { [weak self] in
-            try? await Task.sleep(for: .milliseconds(Int64(delay * 1000)))
-            await self?.wake()
-        }
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { continuation in
-                if Task.isCancelled { continuation.resume() } else { wakeUp = continuation }
-            }
-        } onCancel: {
-            Task { await self.wake() }
-        }
-        sleeper.cancel()
-    }
-
-    private func wake() {
-        wakeUp?.resume()
-        wakeUp = nil
     }
 }
 

@@ -24,7 +24,7 @@ public final class Scheduler: Service, Sendable {
         try await runtime.createTopics()
         var last = try await runtime.store.lastTicks()
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            let now = runtime.clock()
+            let now = runtime.clock.now
             let paused = try await runtime.store.pausedDags()
             var nextFire: Date?
             for dag in runtime.dags {
@@ -43,8 +43,10 @@ public final class Scheduler: Service, Sendable {
                 }
                 if let next = schedule.next(after: now), nextFire.map({ next < $0 }) ?? true { nextFire = next }
             }
-            let wait = min(nextFire.map { max($0.timeIntervalSince(runtime.clock()), 0.01) } ?? pollInterval.timeInterval, pollInterval.timeInterval)
-            try? await Task.sleep(for: .milliseconds(Int64(wait * 1000)))
+            // The next firing, or the next look at pauses; never a busy loop on a firing just missed.
+            let poll = runtime.clock.now.addingTimeInterval(pollInterval.timeInterval)
+            let wake = max(min(nextFire ?? poll, poll), runtime.clock.now.addingTimeInterval(0.01))
+            try? await runtime.clock.sleep(until: wake)
         }
     }
 

@@ -11,11 +11,30 @@ import ServiceLifecycle
 /// events (health results, trained models), then commits. A command redelivered for an attempt that
 /// already finished is answered with the recorded result instead of running it again.
 ///
-/// The notifier is a worker on the notifications topic whose give-ups also go to the dead-letter topic.
+/// The notifier is a worker in the `.notifier` role: it runs the `notifications` queue, and a
+/// notification that fails on its last try also goes to the dead-letter topic.
 public final class Worker: Service, Sendable {
+    /// What a worker is for: which queue it runs, and what it does when a task gives up.
+    public enum Role: String, Sendable, Hashable {
+        /// Runs the `tasks` queue.
+        case tasks
+        /// Runs the `notifications` queue; a final failure is also dead-lettered with its payload, so
+        /// ops can redrive the notification once the receiver is fixed.
+        case notifier
+
+        public var queue: TaskQueue {
+            switch self {
+            case .tasks: .tasks
+            case .notifier: .notifications
+            }
+        }
+    }
+
     public struct Options: Sendable {
         public var name: String
         public var group: String
+        public var role: Role
+        /// Consumes this topic instead of the role's queue's.
         public var topic: String?
         /// Attempts run at once; each is its own group member, so partitions spread over them.
         public var concurrency: Int
@@ -23,27 +42,24 @@ public final class Worker: Service, Sendable {
         public var reportsDirectory: URL
         /// Limit for attempts of tasks without a timeout.
         public var defaultTimeout: Duration
-        /// Notifier: a final failure also goes to the dead-letter topic with the payload.
-        public var deadLetterFinalFailures: Bool
 
         public init(
-            name: String = "worker", group: String = "lockstep-workers", topic: String? = nil, concurrency: Int = 2,
-            dataDirectory: URL, reportsDirectory: URL, defaultTimeout: Duration = .seconds(3600),
-            deadLetterFinalFailures: Bool = false
+            name: String = "worker", group: String = "lockstep-workers", role: Role = .tasks, topic: String? = nil,
+            concurrency: Int = 2, dataDirectory: URL, reportsDirectory: URL, defaultTimeout: Duration = .seconds(3600)
         ) {
             self.name = name
             self.group = group
+            self.role = role
             self.topic = topic
             self.concurrency = concurrency
             self.dataDirectory = dataDirectory
             self.reportsDirectory = reportsDirectory
             self.defaultTimeout = defaultTimeout
-            self.deadLetterFinalFailures = deadLetterFinalFailures
         }
 
         public static func notifier(dataDirectory: URL, reportsDirectory: URL) -> Options {
-            Options(name: "notifier", group: "lockstep-notifier", concurrency: 2, dataDirectory: dataDirectory,
-                    reportsDirectory: reportsDirectory, deadLetterFinalFailures: true)
+            Options(name: "notifier", group: "lockstep-notifier", role: .notifier, concurrency: 2, dataDirectory: dataDirectory,
+                    reportsDirectory: reportsDirectory)
         }
     }
 
@@ -58,9 +74,7 @@ public final class Worker: Service, Sendable {
         self.options = options
     }
 
-    var topic: String {
-        options.topic ?? (options.deadLetterFinalFailures ? runtime.topics.notifications : runtime.topics.taskCommands)
-    }
+    var topic: String { options.topic ?? runtime.topics.commands(for: options.role.queue) }
 
     public func run() async throws {
         try await runtime.createTopics()
@@ -89,9 +103,14 @@ public final class Worker: Service, Sendable {
     /// process; a claim shared by the two would let both run it.
     private func claimant(slot: Int) -> String { "\(options.name)/\(runtime.instance)/\(slot)" }
 
-    /// How often a running attempt's claim is renewed, and how old a claim must be to be taken over.
-    static let claimHeartbeat = Duration.seconds(2)
+    /// How often a running attempt's claim is renewed (and its abandonment checked), on the runtime's
+    /// clock; also how long a worker waits before looking again at an attempt another worker holds.
+    public static let claimHeartbeat = Duration.seconds(2)
+    /// How old a claim must be to be taken over.
     static let claimStaleAfter = Duration.seconds(10)
+    /// How long past its deadline an attempt may run before the worker ends it: room for an operator
+    /// that honours the deadline to report its own timeout first.
+    public static let deadlineGrace = Duration.milliseconds(500)
 
     func handle(_ record: BusRecord, slot: Int) async throws {
         let dispatch: TaskDispatch
@@ -118,7 +137,7 @@ public final class Worker: Service, Sendable {
         // coordinator). An attempt that finished is answered with its recorded result; one that another
         // live worker is running is waited for; one whose worker died is taken over.
         claiming: while true {
-            switch try await runtime.store.claim(attempt, worker: workerID, now: runtime.clock(), staleAfter: Self.claimStaleAfter) {
+            switch try await runtime.store.claim(attempt, worker: workerID, now: runtime.clock.now, staleAfter: Self.claimStaleAfter) {
             case .finished(let recorded) where !redrive:
                 runtime.logger.info("attempt \(attempt) already finished; republishing its result")
                 try await runtime.publish(try CloudEvent(structuredJSON: recorded), to: runtime.topics.taskResults, key: attempt.runID)
@@ -126,17 +145,21 @@ public final class Worker: Service, Sendable {
             case .finished, .claimed:
                 break claiming
             case .heldElsewhere:
-                try await Task.sleep(for: Self.claimHeartbeat)
+                try await runtime.clock.sleep(for: Self.claimHeartbeat)
             }
         }
+        // Deadline and renewals count from the claim, not from when their tasks get to run.
+        let claimedAt = runtime.clock.now
+        let deadline = AttemptDeadline(start: claimedAt, limit: dispatch.timeout ?? options.defaultTimeout)
         try await publishResult(.taskStarted(attempt, worker: workerID), id: "started/\(attempt)/\(workerID)")
 
-        let deadline = ContinuousClock.now + (dispatch.timeout ?? options.defaultTimeout)
         let execution = Task { await self.execute(dispatch, deadline: deadline) }
         let heartbeat = Task {
+            let beat = Self.claimHeartbeat.timeInterval
+            var renewal = claimedAt.addingTimeInterval(beat)
             while !Task.isCancelled {
-                try await Task.sleep(for: Self.claimHeartbeat)
-                _ = try await runtime.store.claim(attempt, worker: workerID, now: runtime.clock(), staleAfter: Self.claimStaleAfter)
+                try await runtime.clock.sleep(until: renewal)
+                _ = try await runtime.store.claim(attempt, worker: workerID, now: runtime.clock.now, staleAfter: Self.claimStaleAfter)
                 // The run was cancelled or the attempt timed out meanwhile: its result no longer counts.
                 // (A redriven dead letter belongs to a finished run on purpose: it runs to the end.)
                 if !redrive, try await runtime.store.isAbandoned(attempt) {
@@ -144,6 +167,9 @@ public final class Worker: Service, Sendable {
                     execution.cancel()
                     return
                 }
+                // One heartbeat after this renewal was due; after a stall (or a jump of the clock), one from now.
+                let now = runtime.clock.now
+                renewal = renewal.addingTimeInterval(beat) > now ? renewal.addingTimeInterval(beat) : now.addingTimeInterval(beat)
             }
         }
         defer { heartbeat.cancel() }
@@ -154,7 +180,7 @@ public final class Worker: Service, Sendable {
         case .success(let r):
             result = .taskSucceeded(attempt, TaskSuccess(output: r.output, warnings: r.warnings))
             emitted = r.events
-        case .failure(let error) where error.category == .timeout && dispatch.timeout != nil && ContinuousClock.now >= deadline:
+        case .failure(let error) where error.category == .timeout && dispatch.timeout != nil && deadline.hasPassed(on: runtime.clock):
             result = .taskTimedOut(attempt)
             emitted = error.events
         case .failure(let error):
@@ -164,27 +190,30 @@ public final class Worker: Service, Sendable {
         for e in emitted { try await publishEmitted(e, dispatch: dispatch) }
         let (type, data) = WireCodec.encode(result)
         let event = runtime.event(id: "result/\(attempt)", component: options.name, type: type, subject: attempt.description, data: data)
-        try await runtime.store.recordAttemptResult(attempt, eventJSON: event.structuredJSON, at: runtime.clock())
-        if options.deadLetterFinalFailures, case .failure(let error) = outcome, !error.retryable || attempt.tryNumber >= dispatch.maxTries {
+        try await runtime.store.recordAttemptResult(attempt, eventJSON: event.structuredJSON, at: runtime.clock.now)
+        // Final when the engine gave this try no successor, or when the error itself asks for none
+        // (the meaning of `retryable: false` on the wire, which the engine honours).
+        if options.role == .notifier, case .failure(let error) = outcome, dispatch.isLastTry || !error.retryable {
             try await runtime.deadLetter(record, component: options.name, reason: "notification gave up after its retry budget: \(error)")
         }
         try await runtime.publish(event, to: runtime.topics.taskResults, key: attempt.runID)
     }
 
     /// Runs the operator, ending it at the attempt's deadline even if it does not notice.
-    private func execute(_ dispatch: TaskDispatch, deadline: ContinuousClock.Instant) async -> Result<OperatorResult, OperatorError> {
-        let timeout = dispatch.timeout ?? options.defaultTimeout
+    private func execute(_ dispatch: TaskDispatch, deadline: AttemptDeadline) async -> Result<OperatorResult, OperatorError> {
+        let timeout = deadline.limit
         let context = OperatorContext(
             dagID: dispatch.dagID, runID: dispatch.attempt.runID, taskID: dispatch.attempt.taskID,
             tryNumber: dispatch.attempt.tryNumber, logicalDate: dispatch.logicalDate, params: dispatch.params,
             conf: dispatch.conf, upstream: dispatch.inputs, variables: runtime.config.variables,
-            connections: runtime.config.connections, deadline: deadline, dataDirectory: options.dataDirectory,
-            reportsDirectory: options.reportsDirectory, now: runtime.clock(), logger: runtime.logger)
+            connections: runtime.config.connections, deadline: deadline.budget, dataDirectory: options.dataDirectory,
+            reportsDirectory: options.reportsDirectory, now: runtime.clock.now, logger: runtime.logger)
+        let clock = runtime.clock
         let registry = self.registry
         return await withTaskGroup(of: Result<OperatorResult, OperatorError>?.self) { group in
             group.addTask { await registry.run(dispatch.operator, context) }
             group.addTask {
-                try? await Task.sleep(until: deadline + .milliseconds(500), clock: .continuous)
+                try? await clock.sleep(until: deadline.at.addingTimeInterval(Self.deadlineGrace.timeInterval))
                 return Task.isCancelled ? nil : .failure(OperatorError(.timeout, "attempt ran past its \(DurationText.format(timeout)) timeout", retryable: true))
             }
             defer { group.cancelAll() }

@@ -58,7 +58,7 @@ public struct DeadLetters: Sendable {
         } else if entry.headers["ce_specversion"] != nil {
             headers.append(BusHeader("ce_" + Self.redriveExtension, entry.id))
         }
-        try await runtime.bus.publish(OutgoingRecord(topic: entry.originalTopic, key: entry.key, value: value, headers: headers))
+        try await runtime.bus.publish(runtime.stamped(OutgoingRecord(topic: entry.originalTopic, key: entry.key, value: value, headers: headers)))
         try await ops.audit("redrive", target: entry.id, details: ["topic": .string(entry.originalTopic), "reason": .string(entry.reason)])
         return entry
     }

@@ -41,7 +41,7 @@ public struct OpsActions: Sendable {
     private func annotate(_ data: JSONValue) -> JSONValue {
         var object = data.objectValue ?? [:]
         object["actor"] = .string(actor)
-        object["at"] = .string(ISO8601.format(runtime.clock()))
+        object["at"] = .string(ISO8601.format(runtime.clock.now))
         return .object(object)
     }
 
@@ -54,7 +54,7 @@ public struct OpsActions: Sendable {
     ) async throws -> RunRequest {
         let key = idempotencyKey ?? UUID().uuidString
         let request = RunRequest(
-            runID: .requested(dagID: dagID, idempotencyKey: key), dagID: dagID, logicalDate: logicalDate ?? runtime.clock(),
+            runID: .requested(dagID: dagID, idempotencyKey: key), dagID: dagID, logicalDate: logicalDate ?? runtime.clock.now,
             conf: conf, trigger: .manual)
         var paused = try await runtime.store.pausedDags()
         for dag in runtime.dags where dag.paused { paused.insert(dag.id) }

@@ -16,15 +16,15 @@ public struct Runtime: Sendable {
     /// The operators of the packs this deployment loads.
     public var registry: OperatorRegistry
     public var logger: Logger
-    /// The wall clock, injected so tests can drive time.
-    public var clock: @Sendable () -> Date
+    /// The time every component lives by: the system clock, or a test clock that a test moves.
+    public var clock: any LockstepClock
     /// This process, as CloudEvents `source` (e.g. `lockstep/worker/host-1234`).
     public var instance: String
 
     public init(
         bus: any EventBus, store: StateStore, topics: Topics = Topics(), dags: [DagSpec], config: LockstepConfig,
         registry: OperatorRegistry = OperatorRegistry(packs: []),
-        logger: Logger = Logger(label: "lockstep"), clock: @escaping @Sendable () -> Date = { Date() },
+        logger: Logger = Logger(label: "lockstep"), clock: any LockstepClock = SystemClock(),
         instance: String = Runtime.defaultInstance
     ) {
         self.bus = bus
@@ -40,10 +40,11 @@ public struct Runtime: Sendable {
 
     public init(
         bus: any EventBus, store: StateStore, topics: Topics = Topics(), deployment: Deployment,
-        logger: Logger = Logger(label: "lockstep"), instance: String = Runtime.defaultInstance
+        logger: Logger = Logger(label: "lockstep"), clock: any LockstepClock = SystemClock(),
+        instance: String = Runtime.defaultInstance
     ) {
         self.init(bus: bus, store: store, topics: topics, dags: deployment.dags, config: deployment.config,
-                  registry: deployment.registry, logger: logger, instance: instance)
+                  registry: deployment.registry, logger: logger, clock: clock, instance: instance)
     }
 
     /// The DAGs by id.
@@ -70,13 +71,22 @@ public struct Runtime: Sendable {
         time: Date? = nil
     ) -> CloudEvent {
         CloudEvent(
-            id: id, source: "lockstep/\(component)/\(instance)", type: type, time: time ?? clock(), subject: subject,
+            id: id, source: "lockstep/\(component)/\(instance)", type: type, time: time ?? clock.now, subject: subject,
             data: data)
     }
 
     /// Publishes one event in binary mode, returning once it is durable.
     public func publish(_ event: CloudEvent, to topic: String, key: String) async throws {
-        try await bus.publish(event.record(topic: topic, key: key))
+        try await bus.publish(stamped(event.record(topic: topic, key: key)))
+    }
+
+    /// The record with this clock's time as its timestamp. The coordinator's engine takes `now` from
+    /// the timestamp of the record it consumes, so what the components publish must carry the
+    /// injected clock's time, not the log's (the embedded log's own time, Kafka's CreateTime).
+    public func stamped(_ record: OutgoingRecord) -> OutgoingRecord {
+        var record = record
+        record.timestamp = clock.now
+        return record
     }
 
     /// Commits a consumed position. A failed commit is not fatal: the partition may have moved to
@@ -92,7 +102,7 @@ public struct Runtime: Sendable {
 
     /// Puts a record that could not be handled on the dead-letter topic, with the reason.
     public func deadLetter(_ record: BusRecord, component: String, reason: String) async throws {
-        let data = DeadLetter.data(original: record, component: component, reason: reason, at: clock())
+        let data = DeadLetter.data(original: record, component: component, reason: reason, at: clock.now)
         let event = self.event(
             id: "deadletter/\(record.position)", component: component, type: EventType.deadLetter,
             subject: record.position.description, data: data)

@@ -8,34 +8,61 @@ import Glibc
 /// beside the database; with PostgreSQL, a session advisory lock. Either is released by the kernel or
 /// the server when the holder dies, so a standby waiting for it takes over.
 final class CoordinatorLease: @unchecked Sendable {
-    // @unchecked: `release` is called once, from the coordinator's task.
+    // @unchecked: the lock is taken on the lease's own thread before the lease is handed out, and
+    // `release` is called once, from the coordinator's task.
     private var fd: Int32 = -1
     private var postgres: PostgresDatabase?
 
-    /// Waits (on a thread of its own) until the lease is ours.
-    static func acquire(_ location: StoreLocation) async throws -> CoordinatorLease {
+    /// The advisory lock key every coordinator of one PostgreSQL database contends for.
+    static let advisoryLockKey: Int64 = 7_283_501
+
+    /// Waits (on a thread of its own: both locks block) until the lease is ours. `whileWaiting` is
+    /// called once if another holder has it, before waiting for it to let go.
+    static func acquire(_ location: StoreLocation, whileWaiting: @escaping @Sendable () -> Void = {}) async throws -> CoordinatorLease {
         try await withCheckedThrowingContinuation { continuation in
             let thread = Thread {
-                do { continuation.resume(returning: try CoordinatorLease(location)) } catch { continuation.resume(throwing: error) }
+                do { continuation.resume(returning: try CoordinatorLease(location, whileWaiting: whileWaiting)) } catch {
+                    continuation.resume(throwing: error)
+                }
             }
             thread.name = "lockstep-lease"
             thread.start()
         }
     }
 
-    private init(_ location: StoreLocation) throws {
+    private init(_ location: StoreLocation, whileWaiting: () -> Void) throws {
         switch location {
         case .sqlite(let path):
             let lockPath = path + ".coordinator.lock"
-            fd = open(lockPath, O_CREAT | O_RDWR, 0o644)
-            guard fd >= 0 else { throw LeaseError("cannot open \(lockPath): errno \(errno)") }
-            guard flock(fd, LOCK_EX) == 0 else { throw LeaseError("cannot lock \(lockPath): errno \(errno)") }
+            fd = open(lockPath, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw LeaseError(location, "cannot open \(lockPath): \(String(cString: strerror(errno)))") }
+            if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+                guard errno == EWOULDBLOCK else { throw lockFailed(lockPath, location) }
+                whileWaiting()
+                guard flock(fd, LOCK_EX) == 0 else { throw lockFailed(lockPath, location) }
+            }
         case .postgres(let uri):
             let db = try PostgresDatabase(uri: uri)
-            // Blocks until the previous holder's session ends.
-            try db.query("SELECT pg_advisory_lock(7283501)", [])
+            do {
+                let taken = try db.query("SELECT pg_try_advisory_lock(\(Self.advisoryLockKey))", []).first?.first
+                if taken != "t" {
+                    whileWaiting()
+                    // Blocks until the previous holder's session ends.
+                    try db.query("SELECT pg_advisory_lock(\(Self.advisoryLockKey))", [])
+                }
+            } catch {
+                db.close()
+                throw error
+            }
             postgres = db
         }
+    }
+
+    private func lockFailed(_ lockPath: String, _ location: StoreLocation) -> LeaseError {
+        let error = LeaseError(location, "cannot lock \(lockPath): \(String(cString: strerror(errno)))")
+        close(fd)
+        fd = -1
+        return error
     }
 
     func release() {
@@ -49,7 +76,11 @@ final class CoordinatorLease: @unchecked Sendable {
     }
 }
 
+/// The coordinator lease could not be taken for a reason other than another holder.
 struct LeaseError: Error, CustomStringConvertible {
     var description: String
-    init(_ description: String) { self.description = description }
+    /// `location` is shown redacted: a PostgreSQL URI may hold a password.
+    init(_ location: StoreLocation, _ reason: String) {
+        description = "coordinator lease on \(location): \(reason)"
+    }
 }

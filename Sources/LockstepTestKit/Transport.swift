@@ -3,14 +3,14 @@ import LockstepBus
 import LockstepKafka
 import LockstepTestSupport
 
-/// The buses the producer, consumer and ops tests run over: one test body, both transports.
-enum Transport: String, CaseIterable, Sendable, CustomStringConvertible {
+/// The buses a test body runs over unchanged: the embedded log, or Kafka on a fresh Tansu broker.
+public enum Transport: String, CaseIterable, Sendable, CustomStringConvertible {
     case embedded, kafka
-    var description: String { rawValue }
+    public var description: String { rawValue }
 
     /// A bus factory for one test: the embedded log in `directory`, or a fresh Tansu broker. Each call
     /// of `makeBus` is a new client on the same log or broker (as a restarted process would be).
-    func start(directory: URL) async throws -> TransportFixture {
+    public func start(directory: URL) async throws -> TransportFixture {
         switch self {
         case .embedded:
             return TransportFixture(broker: nil) { try EmbeddedBus(directory: directory) }
@@ -24,14 +24,15 @@ enum Transport: String, CaseIterable, Sendable, CustomStringConvertible {
     }
 }
 
-final class TransportFixture: @unchecked Sendable {
-    let broker: TansuBroker?
-    let makeBus: @Sendable () throws -> any EventBus
+/// What `Transport.start` started: the broker, if any, and a way to open clients of its log.
+public final class TransportFixture: Sendable {
+    public let broker: TansuBroker?
+    public let makeBus: @Sendable () throws -> any EventBus
 
     init(broker: TansuBroker?, makeBus: @escaping @Sendable () throws -> any EventBus) {
         self.broker = broker
         self.makeBus = makeBus
     }
 
-    func stop() { broker?.stop() }
+    public func stop() { broker?.stop() }
 }
