@@ -26,6 +26,8 @@ let benches: [Bench] = [
           run: PipelineBench.runTraining),
     Bench(name: "memory", groups: ["pipeline"], summary: "resident memory of `lockstep standalone`",
           run: PipelineBench.runMemory),
+    Bench(name: "engine", groups: ["engine"], summary: "Engine.reduce alone: cost of one step with 100, 1,000 and 10,000 runs held",
+          run: EngineBench.run),
 ]
 
 let selector = CommandLine.arguments.dropFirst().first ?? "all"

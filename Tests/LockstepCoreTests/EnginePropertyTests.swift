@@ -70,7 +70,10 @@ import Testing
     func finalState(_ events: [(EngineEvent, Date)]) -> EngineState {
         let engine = Engine(dags: dags, config: .empty)
         var state = EngineState()
-        for (event, at) in events { _ = engine.apply(event, to: &state, now: at) }
+        for (event, at) in events {
+            _ = engine.apply(event, to: &state, now: at)
+            #expect(state.indexProblems() == [])  // the indexes match a recomputation after every step
+        }
         // Arrival order differs between interleavings by design; everything else must not.
         for id in state.runs.keys { state.runs[id]!.sequence = 0 }
         state.nextSequence = 0

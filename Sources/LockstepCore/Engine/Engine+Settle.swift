@@ -4,8 +4,26 @@ import Foundation
 /// whose upstream is decided, hands free pool slots to waiting tasks in order, and finishes runs whose
 /// tasks are all done — repeating until nothing changes. Runs are visited in arrival order and tasks in
 /// declaration order, so the outcome never depends on dictionary order.
+///
+/// Each phase looks only at what the event can have changed, never at every run held: the DAGs with
+/// queued runs (a handful of index lookups), the runs marked in `dirty` (changed, started, or whose
+/// previous run changed for depends_on_past), the pools' waiting lines, and the runs in
+/// `finishCandidates`. The outcome and the order of commands are those of a pass over every run: a
+/// run nobody marked has nothing to do.
 extension Step {
     mutating func settle() {
+        if state.index.sweepPending {
+            // Freshly reindexed: the state may come from an engine with other specs, so look at every
+            // running run once.
+            state.index.sweepPending = false
+            for ids in state.index.running.values {
+                for id in ids {
+                    guard let sequence = state.readRun(id, \.sequence) else { continue }
+                    dirty.mark(id, sequence: sequence)
+                    finishCandidates[id] = sequence
+                }
+            }
+        }
         var changed = true
         while changed {
             changed = false
@@ -18,18 +36,20 @@ extension Step {
 
     private mutating func startQueuedRuns() -> Bool {
         let now = self.now  // a copy: closures that edit state cannot also read self
+        guard !state.index.queued.isEmpty else { return false }
         var changed = false
-        let ordered = state.orderedActiveRuns
-        for dagID in Set(ordered.map(\.dagID)).sorted() {
+        for dagID in state.index.queued.keys.sorted() {
             guard let dag = engine.dags[dagID], !state.pausedDags.contains(dagID) else { continue }
-            var active = ordered.filter { $0.dagID == dagID && $0.state == .running }.count
-            for run in ordered where run.dagID == dagID && run.state == .queued {
-                guard active < dag.maxActiveRuns else { break }
-                updateRun(run.id) {
+            var active = state.index.running[dagID]?.count ?? 0
+            while active < dag.maxActiveRuns, let next = state.index.queued[dagID]?.popFirst() {
+                statistics.runsVisited += 1
+                if state.index.queued[dagID]?.isEmpty == true { state.index.queued[dagID] = nil }
+                state.index.running[dagID, default: []].insert(next.id)
+                updateRun(next.id) {
                     $0.state = .running
                     $0.startedAt = now
                 }
-                publish(.runStarted, state.runs[run.id]!)
+                if let run = state.readRun(next.id, RunRef.init) { publish(.runStarted, run) }
                 active += 1
                 changed = true
             }
@@ -39,34 +59,46 @@ extension Step {
 
     private mutating func advanceTasks() -> Bool {
         var changed = false
-        for run in state.orderedActiveRuns where run.state == .running {
-            guard let dag = engine.dags[run.dagID] else { continue }
+        dirty.beginPass()
+        defer { dirty.endPass() }
+        while let id = dirty.popNext() {
+            statistics.runsVisited += 1
+            guard let run = state.readRun(id, { $0.state == .running ? RunRef($0) : nil }) ?? nil,
+                let dag = engine.dags[run.dagID]
+            else { continue }
             for spec in dag.tasks {
-                guard let task = state.runs[run.id]?.tasks[spec.id], task.state == .pending else { continue }
-                let upstream = spec.upstream.compactMap { state.runs[run.id]?.tasks[$0]?.state }
+                // The task and its upstream states, read in place.
+                let facts = state.readRun(id) { current -> (TaskFacts, String?, [TaskState])? in
+                    guard let task = current.tasks.peek(spec.id, { ($0.state, $0.tryNumber, $0.maxTries, $0.waitingFor) }),
+                        task.0 == .pending
+                    else { return nil }
+                    let upstream = spec.upstream.compactMap { current.tasks.peek($0, \.state) }
+                    return (TaskFacts(state: task.0, tryNumber: task.1, maxTries: task.2), task.3, upstream)
+                } ?? nil
+                guard let (task, waitingFor, upstream) = facts else { continue }
+                let key = TaskKey(runID: id, taskID: spec.id)
                 var readiness = spec.triggerRule.evaluate(upstream)
                 if readiness == .ready, spec.dependsOnPast, let blocker = pastBlocker(run, spec) {
-                    if task.waitingFor != blocker { updateTask(TaskKey(runID: run.id, taskID: spec.id)) { $0.waitingFor = blocker } }
+                    if waitingFor != blocker { updateTask(key) { $0.waitingFor = blocker } }
                     readiness = .wait
                 }
-                let key = TaskKey(runID: run.id, taskID: spec.id)
                 switch readiness {
                 case .wait:
                     continue
                 case .skip:
                     updateTask(key) { $0.state = .skipped }
-                    publish(.taskSkipped, run, task: AttemptID(runID: run.id, taskID: spec.id, tryNumber: task.tryNumber))
+                    publish(.taskSkipped, run, task: AttemptID(runID: id, taskID: spec.id, tryNumber: task.tryNumber))
                 case .upstreamFailed:
                     updateTask(key) { $0.state = .upstreamFailed }
-                    publish(.taskUpstreamFailed, run, task: AttemptID(runID: run.id, taskID: spec.id, tryNumber: task.tryNumber))
+                    publish(.taskUpstreamFailed, run, task: AttemptID(runID: id, taskID: spec.id, tryNumber: task.tryNumber))
                 case .ready:
                     if let pool = spec.pool {
                         updateTask(key) {
                             $0.state = .queued
                             $0.waitingFor = "a slot in pool \(pool)"
                         }
-                        state.pools[pool, default: PoolState()].waiting.append(key)
-                        publish(.taskQueued, run, task: AttemptID(runID: run.id, taskID: spec.id, tryNumber: task.tryNumber + 1))
+                        state.pools[pool, default: PoolState()].enqueue(key)
+                        publish(.taskQueued, run, task: AttemptID(runID: id, taskID: spec.id, tryNumber: task.tryNumber + 1))
                     } else {
                         dispatch(key, spec: spec)
                     }
@@ -79,23 +111,33 @@ extension Step {
 
     /// Why depends_on_past holds this task back: the same task in the DAG's previous run (by logical
     /// date) has not succeeded or been skipped. Nil when it may go.
-    private func pastBlocker(_ run: DagRun, _ spec: TaskSpec) -> String? {
-        let earlier = state.runs.values.filter { $0.dagID == run.dagID && $0.logicalDate < run.logicalDate && $0.state != .cancelled }
-        guard let previous = earlier.max(by: { ($0.logicalDate, $0.sequence) < ($1.logicalDate, $1.sequence) }) else { return nil }
-        let pastState = previous.tasks[spec.id]?.state
-        if pastState == .succeeded || pastState == .skipped { return nil }
-        return "\(spec.id) in the previous run \(previous.id) (depends_on_past)"
+    private mutating func pastBlocker(_ run: RunRef, _ spec: TaskSpec) -> String? {
+        let order = state.pastOrder(of: run.dagID)
+        let i = order.partitioningIndex { $0.logicalDate >= run.logicalDate }
+        guard i > 0 else { return nil }
+        let previous = order[i - 1].id
+        statistics.runsVisited += 1
+        let passed: Bool
+        if let held = state.readRun(previous, { $0.tasks.peek(spec.id, \.state)?.passesDependsOnPast == true }) {
+            passed = held
+        } else {
+            passed = state.forgotten[previous]?.passedTasks.contains(spec.id) == true
+        }
+        if passed { return nil }
+        return "\(spec.id) in the previous run \(previous) (depends_on_past)"
     }
 
     private mutating func grantPoolSlots() -> Bool {
         var changed = false
+        guard !state.pools.isEmpty else { return false }
         for name in state.pools.keys.sorted() {
             let slots = engine.pools[name]?.slots ?? 1
-            while state.pools[name]!.holders.count < slots, !state.pools[name]!.waiting.isEmpty {
-                let key = state.pools[name]!.waiting.removeFirst()
-                guard let run = state.runs[key.runID], run.state == .running, run.tasks[key.taskID]?.state == .queued,
-                    let spec = spec(run, key.taskID)
-                else { continue }
+            while (state.pools.peek(name, \.holders.count) ?? slots) < slots, let key = state.pools[name]!.dequeue() {
+                statistics.runsVisited += 1
+                let waiting = state.readRun(key.runID) { run in
+                    run.state == .running && run.tasks.peek(key.taskID, \.state) == .queued ? run.dagID : nil
+                } ?? nil
+                guard let dagID = waiting, let spec = spec(dagID, key.taskID) else { continue }
                 dispatch(key, spec: spec)
                 changed = true
             }
@@ -106,7 +148,11 @@ extension Step {
     /// Dispatches the next try of a ready task, taking its pool slot.
     private mutating func dispatch(_ key: TaskKey, spec: TaskSpec) {
         let now = self.now  // a copy: closures that edit state cannot also read self
-        guard let run = state.runs[key.runID], let dag = engine.dags[run.dagID], let task = run.tasks[key.taskID] else { return }
+        guard let (run, conf, task) = state.readRun(key.runID, { run -> (RunRef, JSONValue, TaskFacts)? in
+            guard let task = run.tasks.peek(key.taskID, { TaskFacts(state: $0.state, tryNumber: $0.tryNumber, maxTries: $0.maxTries) })
+            else { return nil }
+            return (RunRef(run), run.conf, task)
+        }) ?? nil, let plan = engine.plans[run.dagID] else { return }
         let attempt = AttemptID(runID: key.runID, taskID: key.taskID, tryNumber: task.tryNumber + 1)
         if let pool = spec.pool { state.pools[pool, default: PoolState()].holders.append(attempt) }
         updateTask(key) {
@@ -116,38 +162,52 @@ extension Step {
             $0.attempts.append(TaskAttempt(tryNumber: attempt.tryNumber, scheduledAt: now))
         }
         var inputs: [String: JSONValue] = [:]
-        for ancestor in dag.ancestors(of: key.taskID) {
-            if let upstream = run.tasks[ancestor], upstream.state == .succeeded, let output = upstream.output {
-                inputs[ancestor] = output
+        state.readRun(key.runID) { current in
+            for ancestor in plan.ancestors[key.taskID] ?? [] {
+                if let output = current.tasks.peek(ancestor, { $0.state == .succeeded ? $0.output : nil }) ?? nil {
+                    inputs[ancestor] = output
+                }
             }
         }
         commands.append(.dispatch(TaskDispatch(
             attempt: attempt, dagID: run.dagID, logicalDate: run.logicalDate, operator: spec.operator, params: spec.params,
-            conf: run.conf, inputs: inputs, timeout: spec.timeout, maxTries: task.maxTries, pool: spec.pool)))
+            conf: conf, inputs: inputs, timeout: spec.timeout, maxTries: task.maxTries, pool: spec.pool)))
         publish(.taskScheduled, run, task: attempt)
     }
 
     private mutating func finishRuns() -> Bool {
         let now = self.now  // a copy: closures that edit state cannot also read self
+        guard !finishCandidates.isEmpty else { return false }
         var changed = false
-        for run in state.orderedActiveRuns where run.state == .running {
-            guard let dag = engine.dags[run.dagID], run.tasks.values.allSatisfy(\.state.isTerminal) else { continue }
+        let candidates = finishCandidates.sorted { $0.value < $1.value }.map(\.key)
+        finishCandidates = [:]
+        for id in candidates {
+            statistics.runsVisited += 1
+            guard let run = state.readRun(id, { $0.state == .running && $0.tasks.values.allSatisfy(\.state.isTerminal) ? RunRef($0) : nil }) ?? nil,
+                let plan = engine.plans[run.dagID]
+            else { continue }
             // As in Airflow, the leaves decide: a failure handled by an all_done leaf still succeeds.
-            let failedLeaf = dag.leafTaskIDs.contains { [.failed, .upstreamFailed].contains(run.tasks[$0]?.state) }
-            updateRun(run.id) {
+            let failedLeaf = state.readRun(id) { current in
+                plan.leafTaskIDs.contains { [.failed, .upstreamFailed].contains(current.tasks.peek($0, \.state)) }
+            } ?? false
+            updateRun(id) {
                 $0.state = failedLeaf ? .failed : .succeeded
                 $0.finishedAt = now
                 if failedLeaf && $0.failure == nil { $0.failure = "upstream tasks failed" }
             }
-            state.activeRuns.removeAll { $0 == run.id }
-            let finished = state.runs[run.id]!
+            finishCandidates[id] = nil
+            leaveRunning(run.dagID, id)
+            noteFinished(run.dagID, id)
             if failedLeaf {
-                publish(.runFailed, finished, reason: finished.failure)
+                publish(.runFailed, run, reason: state.readRun(id, \.failure) ?? nil)
             } else {
-                var outputs: [String: JSONValue] = [:]
-                for (id, task) in finished.tasks { if let output = task.output { outputs[id] = output } }
-                publish(.runSucceeded, finished, output: .object(outputs), warnings: finished.warnings)
-                requestDownstreamRuns(of: finished)
+                let (outputs, warnings) = state.readRun(id) { finished -> ([String: JSONValue], [String]) in
+                    var outputs: [String: JSONValue] = [:]
+                    for (taskID, task) in finished.tasks { if let output = task.output { outputs[taskID] = output } }
+                    return (outputs, finished.warnings)
+                } ?? ([:], [])
+                publish(.runSucceeded, run, output: .object(outputs), warnings: warnings)
+                requestDownstreamRuns(of: run, plan: plan)
             }
             changed = true
         }
@@ -156,10 +216,10 @@ extension Step {
 
     /// DAGs that declare `trigger_on` this one get a run request, with an id derived from this run so
     /// that a repeated success never starts two.
-    private mutating func requestDownstreamRuns(of run: DagRun) {
-        for dag in engine.dags.values.sorted(by: { $0.id < $1.id }) where dag.triggerOn.contains(run.dagID) {
+    private mutating func requestDownstreamRuns(of run: RunRef, plan: DagPlan) {
+        for dagID in plan.downstreamDags {
             commands.append(.requestRun(RunRequest(
-                runID: "\(dag.id)@after:\(run.id)", dagID: dag.id, logicalDate: run.logicalDate,
+                runID: "\(dagID)@after:\(run.id)", dagID: dagID, logicalDate: run.logicalDate,
                 conf: .emptyObject, trigger: .upstream(dagID: run.dagID, runID: run.id))))
         }
     }

@@ -24,8 +24,10 @@ public final class Coordinator: Service, Sendable {
         self.runtime = runtime
         engine = Engine(dags: runtime.dags, config: runtime.config)
     }
-    /// Finished runs per DAG kept in memory for dedupe and depends_on_past; older ones live in the store only.
-    static let finishedRunsKept = 500
+    /// Finished runs per DAG kept in memory once committed; the rest live in the store only. None are
+    /// needed: the engine keeps a compact record of each forgotten run for duplicate requests and
+    /// depends_on_past.
+    static let finishedRunsKept = 0
 
     public func run() async throws {
         let log = runtime.logger
@@ -162,19 +164,23 @@ public final class Coordinator: Service, Sendable {
     /// rows), then publishes its events; returns their outbox ids.
     func finish(_ step: StepOutput, state: inout EngineState, timers: TimerWheel, sent: [Int64]) async throws -> [Int64] {
         guard !step.isEmpty else { return sent }  // duplicates or stale events only: nothing to write
-        let snapshot = state
-        let records = step.outbox.map { runtime.stamped($0.record) }
-        // The commit and the publish go to disk (or the brokers) side by side. Safe: if the commit fails
-        // after the publish, the records are handled again from the last committed state and the engine,
-        // being deterministic, publishes the same events under the same ids, which consumers drop.
-        async let committed = runtime.store.commit(
-            state: snapshot, touched: step.touched, timersSet: step.timersSet, timersCleared: step.timersCleared,
-            outbox: step.outbox, deleteOutbox: sent)
-        async let published = records.isEmpty ? [] : runtime.bus.publish(records)
-        let ids = try await committed
-        _ = try await published
-        // After the commit, so a run this batch finished is written before it may be forgotten.
-        if state.runs.count > 2 * Self.finishedRunsKept * max(1, engine.dags.count) {
+        let ids: [Int64]
+        do {  // the snapshot ends with this scope: a copy still alive would make the next change copy every run
+            let snapshot = state
+            let records = step.outbox.map { runtime.stamped($0.record) }
+            // The commit and the publish go to disk (or the brokers) side by side. Safe: if the commit fails
+            // after the publish, the records are handled again from the last committed state and the engine,
+            // being deterministic, publishes the same events under the same ids, which consumers drop.
+            async let committed = runtime.store.commit(
+                state: snapshot, touched: step.touched, timersSet: step.timersSet, timersCleared: step.timersCleared,
+                outbox: step.outbox, deleteOutbox: sent)
+            async let published = records.isEmpty ? [] : runtime.bus.publish(records)
+            ids = try await committed
+            _ = try await published
+        }
+        // After the commit, so a run this batch finished is written before it may be forgotten. Counts
+        // finished runs only, so many unfinished runs do not make every batch walk them all.
+        if state.finishedRunsHeld > 2 * Self.finishedRunsKept * max(1, engine.dags.count) {
             state.forgetFinishedRuns(keepingPerDag: Self.finishedRunsKept)
         }
         await timers.update(set: step.timersSet, cleared: step.timersCleared)
