@@ -387,31 +387,3 @@ class KafkaConsumerLoop: KafkaCallbackContext, @unchecked Sendable {
         Task { await close(teardown: teardown) }
     }
 }
-
-/// A FIFO of records with O(1) pop from the front.
-struct RecordRing {
-    private var items: [BusRecord] = []
-    private var head = 0
-
-    var count: Int { items.count - head }
-    var isEmpty: Bool { count == 0 }
-
-    mutating func append(_ record: BusRecord) { items.append(record) }
-    mutating func append(contentsOf records: ArraySlice<BusRecord>) { items.append(contentsOf: records) }
-
-    mutating func popFirst() -> BusRecord? {
-        guard head < items.count else { return nil }
-        let record = items[head]
-        head += 1
-        if head > 256 && head * 2 > items.count {
-            items.removeFirst(head)
-            head = 0
-        }
-        return record
-    }
-
-    mutating func removeAll(where drop: (BusRecord) -> Bool) {
-        items = items[head...].filter { !drop($0) }
-        head = 0
-    }
-}
