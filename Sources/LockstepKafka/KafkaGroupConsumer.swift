@@ -12,21 +12,25 @@ public final class KafkaGroupConsumer: GroupConsumer {
         core = try GroupConsumerCore(config: config, group: group, topics: topics, logger: logger)
     }
 
-    public func next() async throws -> BusRecord? { try await core.next() }
-    public func nextBatch(max: Int) async throws -> [BusRecord] { try await core.nextBatch(max: max) }
+    public func next() async throws -> BusRecord? { try await core.loop.next() }
+    public func nextBatch(max: Int) async throws -> [BusRecord] { try await core.loop.nextBatch(max: max) }
     public func commit(_ position: RecordPosition) async throws { try await core.commit(position) }
     public func seek(_ target: SeekTarget) async throws { try await core.seek(target) }
-    public func close() async { await core.close(teardown: GroupConsumerCore.leave) }
+    public func close() async { await core.loop.close(teardown: GroupConsumerCore.leave) }
     /// How often this member paused fetching because its reader fell behind.
-    var fetchPauses: Int { core.fetchPauses }
+    var fetchPauses: Int { core.loop.fetchPauses }
 
     /// A member dropped without `close()` still leaves the group instead of holding its partitions.
-    deinit { core.closeInBackground(teardown: GroupConsumerCore.leave) }
+    deinit { core.loop.stop(teardown: GroupConsumerCore.leave) }
 }
 
-final class GroupConsumerCore: KafkaConsumerLoop, @unchecked Sendable {
-    // Safe to share: `group`, `topics` and `timeout` are immutable; every other property is only used on
-    // the poll thread (rebalance callbacks, `accept`, and the jobs `commit`/`seek` enqueue).
+/// The group member's handle: the callback context its rebalances and commit answers reach, and the
+/// delegate of the loop that polls it.
+final class GroupConsumerCore: KafkaCallbackContext, KafkaConsumerLoopDelegate, @unchecked Sendable {
+    // Safe to share: `group`, `topics`, `timeoutMs` and `loop` are immutable (the loop is itself safe to
+    // share); every other property is only used on the poll thread (rebalance callbacks, `accept`, and
+    // the jobs `commit`/`seek` enqueue).
+    let loop: KafkaConsumerLoop
     let group: String
     let topics: [String]
     private let timeoutMs: Int32
@@ -54,17 +58,18 @@ final class GroupConsumerCore: KafkaConsumerLoop, @unchecked Sendable {
         self.group = group
         self.topics = topics
         timeoutMs = Int32(clamping: config.requestTimeout.components.seconds * 1000)
-        super.init(config: config, logger: logger, label: "group \(group)")
+        loop = KafkaConsumerLoop(config: config, logger: logger, label: "group \(group)")
+        super.init(logger: logger, servers: config.bootstrapServersList)
         var required = Self.required
         required["group.id"] = group
-        try start(config: config, defaults: Self.defaults, required: required) { conf in
+        try loop.start(config: config, defaults: Self.defaults, required: required, context: self, delegate: self) { conf in
             rd_kafka_conf_set_rebalance_cb(conf, rebalanceCallback)
         }
         let list = PartitionList(topics.map { (TopicPartition(topic: $0, partition: RD_KAFKA_PARTITION_UA), Int64(0)) })
-        let err = rd_kafka_subscribe(handle, list.pointer)
+        let err = rd_kafka_subscribe(loop.handle, list.pointer)
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
             let error = KafkaError(err, context: "subscribing group \(group) to \(topics.joined(separator: ", "))")
-            thread.stop { [handle = handle!] in rd_kafka_destroy(handle) }
+            loop.stop(teardown: { _ in })  // never joined: nothing to leave
             throw error
         }
     }
@@ -81,8 +86,8 @@ final class GroupConsumerCore: KafkaConsumerLoop, @unchecked Sendable {
         let context = "committing \(position) for group \(group) (bootstrap servers \(servers))"
         let tp = TopicPartition(topic: position.topic, partition: position.partition)
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
-            thread.enqueue { [self] in
-                guard let handle = liveHandle else {
+            loop.thread.enqueue { [self] in
+                guard let handle = loop.liveHandle else {
                     return continuation.resume(throwing: KafkaError(RD_KAFKA_RESP_ERR__DESTROY, message: "the consumer is closed", context: context))
                 }
                 repeat { nextCommit &+= 1 } while nextCommit == 0 || commits[nextCommit] != nil
@@ -92,7 +97,7 @@ final class GroupConsumerCore: KafkaConsumerLoop, @unchecked Sendable {
                 // Asynchronous, answered on the consumer queue this thread polls: a synchronous commit
                 // would stop the poll loop, and librdkafka may hold a commit until a rebalance that
                 // needs this very loop has finished.
-                let err = rd_kafka_commit_queue(handle, list.pointer, queue, commitCallback, UnsafeMutableRawPointer(bitPattern: id))
+                let err = rd_kafka_commit_queue(handle, list.pointer, loop.queue, commitCallback, UnsafeMutableRawPointer(bitPattern: id))
                 if err != RD_KAFKA_RESP_ERR_NO_ERROR {
                     commits[id] = nil
                     continuation.resume(throwing: KafkaError(err, context: context))
@@ -125,20 +130,19 @@ final class GroupConsumerCore: KafkaConsumerLoop, @unchecked Sendable {
     // MARK: Seek
 
     func seek(_ target: SeekTarget) async throws {
-        try await thread.run { [self] in
-            guard let handle = liveHandle else {
+        try await loop.thread.run { [self] in
+            guard let handle = loop.liveHandle else {
                 throw KafkaError(RD_KAFKA_RESP_ERR__DESTROY, message: "the consumer is closed", context: "seeking group \(group)")
             }
             standingSeek = target
             seekApplied = []
             committedSinceSeek = []
-            let moves = try positions(for: target, on: assignment)
+            let moves = try positions(for: target, on: loop.assignment)
             guard !moves.isEmpty else { return }
             seekApplied.formUnion(moves.map(\.0))
-            discardBuffered(Set(moves.map(\.0)))
-            // Resume before seeking: librdkafka resumes a paused partition at the application's last
-            // position, which would undo a seek issued while it was paused.
-            resumeIfPaused()
+            // Drops their buffered records and resumes a paused fetch before seeking: librdkafka resumes
+            // a paused partition at the application's last position, which would undo the seek.
+            loop.seeking(Set(moves.map(\.0)))
             let list = PartitionList(moves)
             if let error = rd_kafka_seek_partitions(handle, list.pointer, timeoutMs) {
                 throw KafkaError(consuming: error, context: "seeking group \(group) to \(target)")
@@ -162,7 +166,7 @@ final class GroupConsumerCore: KafkaConsumerLoop, @unchecked Sendable {
             sorted.forEach { skipBefore[$0] = nil }
             return try sorted.map { tp in
                 var low: Int64 = 0, high: Int64 = 0
-                let err = rd_kafka_query_watermark_offsets(handle, tp.topic, tp.partition, &low, &high, timeoutMs)
+                let err = rd_kafka_query_watermark_offsets(loop.handle, tp.topic, tp.partition, &low, &high, timeoutMs)
                 if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError(err, context: "seeking group \(group) to the end of \(tp)") }
                 return (tp, high)
             }
@@ -173,7 +177,7 @@ final class GroupConsumerCore: KafkaConsumerLoop, @unchecked Sendable {
         case let .timestamp(date):
             guard !sorted.isEmpty else { return [] }
             let ms = KafkaMessage.milliseconds(date)
-            let offsets = try KafkaOffsetLookup.offsets(handle, for: sorted, atOrAfter: ms, timeoutMs: timeoutMs,
+            let offsets = try KafkaOffsetLookup.offsets(loop.handle, for: sorted, atOrAfter: ms, timeoutMs: timeoutMs,
                                                          context: "seeking group \(group) to \(date)")
             sorted.forEach { skipBefore[$0] = ms }
             return offsets
@@ -182,16 +186,16 @@ final class GroupConsumerCore: KafkaConsumerLoop, @unchecked Sendable {
 
     // MARK: Poll thread
 
-    override func accept(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> BusRecord? {
+    func accept(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> BusRecord? {
         if !skipBefore.isEmpty {
-            let tp = TopicPartition(topic: topicName(message), partition: message.pointee.partition)
+            let tp = TopicPartition(topic: loop.topicName(message), partition: message.pointee.partition)
             if let minimum = skipBefore[tp] {
                 // Some brokers answer offset 0 for every time lookup; the timestamps themselves are exact.
                 if KafkaMessage.timestampMilliseconds(message) < minimum { return nil }
                 skipBefore[tp] = nil
             }
         }
-        return super.accept(message)
+        return loop.record(message)
     }
 
     fileprivate func rebalance(_ handle: OpaquePointer, _ err: rd_kafka_resp_err_t,
@@ -206,17 +210,17 @@ final class GroupConsumerCore: KafkaConsumerLoop, @unchecked Sendable {
                     logger.error("\(KafkaError(consuming: error, context: "assigning \(partitions) to group \(group)"))")
                 }
             } else {
-                unassigned(assignment)
+                loop.unassigned(loop.assignment)
                 let err = rd_kafka_assign(handle, list)
                 if err != RD_KAFKA_RESP_ERR_NO_ERROR {
                     logger.error("\(KafkaError(err, context: "assigning \(partitions) to group \(group)"))")
                 }
             }
-            assigned(partitions)
+            loop.assigned(partitions)
             logger.debug("group \(group) assigned \(partitions.sorted { $0.description < $1.description })")
         case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
             // Buffered records of revoked partitions go back: the new owner reads them from the commit.
-            unassigned(partitions)
+            loop.unassigned(partitions)
             partitions.forEach { skipBefore[$0] = nil }
             // A partition that comes back before anything was committed would restart from the old
             // commit; the seek still applies to it then.
@@ -231,7 +235,7 @@ final class GroupConsumerCore: KafkaConsumerLoop, @unchecked Sendable {
             logger.debug("group \(group) revoked \(partitions.sorted { $0.description < $1.description })")
         default:
             logger.warning("group \(group) rebalance failed: \(String(cString: rd_kafka_err2str(err))); rejoining")
-            unassigned(assignment)
+            loop.unassigned(loop.assignment)
             _ = rd_kafka_assign(handle, nil)
         }
     }

@@ -12,29 +12,27 @@ public final class KafkaTopicReader: TopicReader {
         do {
             try await core.open(from: start)
         } catch {
-            await core.close(teardown: { _ in })
+            await core.loop.close(teardown: { _ in })
             throw error
         }
     }
 
-    public func next() async throws -> BusRecord? { try await core.next() }
-    public func close() async { await core.close(teardown: { _ in }) }
-    deinit { core.closeInBackground(teardown: { _ in }) }
+    public func next() async throws -> BusRecord? { try await core.loop.next() }
+    public func close() async { await core.loop.close(teardown: { _ in }) }
+    deinit { core.loop.stop(teardown: { _ in }) }
 }
 
-final class TopicReaderCore: KafkaConsumerLoop, @unchecked Sendable {
-    // Safe to share: `topic`, `end` and `timeoutMs` are immutable; the rest is only used on the poll
-    // thread (`open` runs there as the first job, then `accept` and `partitionEnded`).
+/// The reader's handle: finds each partition's true end, assigns the range, and ends the read when
+/// every partition reached its end (the loop's delegate).
+final class TopicReaderCore: KafkaConsumerLoopDelegate, @unchecked Sendable {
+    // Safe to share: `loop`, `topic`, `end` and `timeoutMs` are immutable (the loop is itself safe to
+    // share); `range` is only used on the poll thread (`open` runs there as the first job, then
+    // `accept`, `delivered` and `partitionEnded`).
+    let loop: KafkaConsumerLoop
     let topic: String
     let end: ReadEnd
     private let timeoutMs: Int32
-    /// Exclusive end offset of each partition still being read.
-    private var stopAt: [Int32: Int64] = [:]
-    /// The next offset expected on each partition: older records and end-of-partition events are left
-    /// over from the end probe in `confirmEnds`, not news about this read.
-    private var nextOffset: [Int32: Int64] = [:]
-    private var skipBefore: [Int32: Int64] = [:]
-    private var lastTimestamp: Int64?
+    private var range = ReadRange()
 
     /// No group commits; EOF events because a watermark read at open can be wrong on some brokers.
     static let required = [
@@ -47,21 +45,23 @@ final class TopicReaderCore: KafkaConsumerLoop, @unchecked Sendable {
         self.topic = topic
         self.end = end
         timeoutMs = Int32(clamping: config.requestTimeout.components.seconds * 1000)
-        super.init(config: config, logger: logger, label: "reader \(topic)")
-        if case let .timestamp(date) = end { lastTimestamp = KafkaMessage.milliseconds(date) }
+        loop = KafkaConsumerLoop(config: config, logger: logger, label: "reader \(topic)")
         var required = Self.required
         // librdkafka's consumer API needs a group id even for manual assignment; nothing joins or commits it.
         required["group.id"] = "lockstep-reader-\(UUID().uuidString.lowercased())"
-        try start(config: config, defaults: [:], required: required)
+        // No callbacks of its own: the plain context serves the handle's logs and errors.
+        try loop.start(config: config, defaults: [:], required: required,
+                       context: KafkaCallbackContext(logger: logger, servers: config.bootstrapServersList), delegate: self)
     }
 
     /// Finds the partitions and their current ends, then assigns each one from its start offset.
     func open(from start: SeekTarget) async throws {
-        try await thread.run { [self] in try assign(from: start) }
+        try await loop.thread.run { [self] in try assign(from: start) }
     }
 
     private func assign(from start: SeekTarget) throws {
-        let context = "opening a reader on \(topic) (bootstrap servers \(servers))"
+        let handle = loop.handle!
+        let context = "opening a reader on \(topic) (bootstrap servers \(loop.servers))"
         let partitions = try KafkaMetadata.partitions(of: topic, handle: handle, timeoutMs: timeoutMs, context: context)
         var watermarks: [Int32: (low: Int64, high: Int64)] = [:]
         for partition in partitions {
@@ -71,35 +71,20 @@ final class TopicReaderCore: KafkaConsumerLoop, @unchecked Sendable {
             watermarks[partition] = (low, high)
         }
         for (p, end) in try confirmEnds(watermarks, context: context) { watermarks[p]!.high = end }
-        var starts: [Int32: Int64] = [:]
-        switch start {
-        case .beginning:
-            for (p, w) in watermarks { starts[p] = w.low }
-        case .end:
-            for (p, w) in watermarks { starts[p] = w.high }
-        case let .offset(partition, offset):
-            // Only the named partition moves; the others are read from their beginning.
-            for (p, w) in watermarks { starts[p] = p == partition ? max(offset, w.low) : w.low }
-        case let .timestamp(date):
-            let ms = KafkaMessage.milliseconds(date)
+        var timeOffsets: [Int32: Int64] = [:]
+        if case let .timestamp(date) = start {
             let tps = partitions.map { TopicPartition(topic: topic, partition: $0) }
+            let ms = KafkaMessage.milliseconds(date)
             for (tp, offset) in try KafkaOffsetLookup.offsets(handle, for: tps, atOrAfter: ms, timeoutMs: timeoutMs, context: context) {
-                let w = watermarks[tp.partition]!
-                starts[tp.partition] = offset < 0 ? w.high : max(offset, w.low)
-                skipBefore[tp.partition] = ms
+                timeOffsets[tp.partition] = offset
             }
         }
-        for (p, w) in watermarks {
-            var stop = w.high
-            if case let .offset(partition, offset) = end, partition == p { stop = min(stop, offset) }
-            if starts[p]! < stop { stopAt[p] = stop }
-            nextOffset[p] = starts[p]!
-        }
-        let list = PartitionList(stopAt.keys.sorted().map { (TopicPartition(topic: topic, partition: $0), starts[$0]!) })
-        guard !list.isEmpty else { return finish() }
+        range = ReadRange(watermarks: watermarks, from: start, to: end, timeOffsets: timeOffsets)
+        let list = PartitionList(range.assignment.map { (TopicPartition(topic: topic, partition: $0.partition), $0.offset) })
+        guard !list.isEmpty else { return loop.finish() }
         let err = rd_kafka_assign(handle, list.pointer)
         if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError(err, context: context) }
-        assigned(Set(list.entries.map(\.tp)))
+        loop.assigned(Set(list.entries.map(\.tp)))
     }
 
     /// The true end of each non-empty partition: the watermark a broker reports can lag the records it
@@ -107,6 +92,7 @@ final class TopicReaderCore: KafkaConsumerLoop, @unchecked Sendable {
     /// it is fetched to end-of-partition and the end is where that read stopped. On a broker whose
     /// watermark is exact this reads one record per partition.
     private func confirmEnds(_ watermarks: [Int32: (low: Int64, high: Int64)], context: String) throws -> [Int32: Int64] {
+        let handle = loop.handle!
         let probed = watermarks.filter { $0.value.high > $0.value.low }
         guard !probed.isEmpty else { return [:] }
         var ends = probed.mapValues(\.high)
@@ -129,50 +115,42 @@ final class TopicReaderCore: KafkaConsumerLoop, @unchecked Sendable {
                 continue
             }
         }
-        if !open.isEmpty { logger.debug("\(context): no end-of-partition for \(open.sorted()) in time; using the watermark") }
+        if !open.isEmpty { loop.logger.debug("\(context): no end-of-partition for \(open.sorted()) in time; using the watermark") }
         return ends
     }
 
-    override func shouldFetch(_ partition: TopicPartition) -> Bool { stopAt[partition.partition] != nil }
+    // MARK: Poll thread (the loop's delegate)
 
-    override func accept(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> BusRecord? {
-        let partition = message.pointee.partition, offset = message.pointee.offset
-        guard let stop = stopAt[partition], offset >= nextOffset[partition] ?? 0 else { return nil }
-        nextOffset[partition] = offset + 1
-        if offset >= stop {
-            done(partition)
+    func shouldFetch(_ partition: TopicPartition) -> Bool { range.isReading(partition.partition) }
+
+    func accept(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> BusRecord? {
+        let partition = message.pointee.partition
+        switch range.polled(partition: partition, offset: message.pointee.offset,
+                            timestamp: KafkaMessage.timestampMilliseconds(message)) {
+        case .deliver:
+            return KafkaMessage.record(message, topic: topic)
+        case .skip:
+            return nil
+        case .skipAndEnd:
+            ended(partition)
             return nil
         }
-        let ms = KafkaMessage.timestampMilliseconds(message)
-        var skip = false
-        if let minimum = skipBefore[partition] {
-            if ms < minimum { skip = true } else { skipBefore[partition] = nil }
-        }
-        if let lastTimestamp, ms > lastTimestamp { skip = true }
-        if skip {
-            if offset + 1 >= stop { done(partition) }
-            return nil
-        }
-        return KafkaMessage.record(message, topic: topic)
     }
 
-    /// The last record of a partition ends it only once it is in the buffer, never before.
-    override var observesDelivery: Bool { true }
-    override func delivered(_ record: BusRecord) {
-        if let stop = stopAt[record.position.partition], record.position.offset + 1 >= stop { done(record.position.partition) }
+    func delivered(_ records: [BusRecord]) {
+        for record in records where range.delivered(partition: record.position.partition, offset: record.position.offset) {
+            ended(record.position.partition)
+        }
     }
 
-    /// Only an end at exactly the next expected offset counts: one further ahead is the probe's.
-    override func partitionEnded(_ partition: TopicPartition, at offset: Int64) {
-        guard offset == nextOffset[partition.partition] else { return }
-        done(partition.partition)
+    func partitionEnded(_ partition: TopicPartition, at offset: Int64) {
+        if range.reachedEnd(partition: partition.partition, at: offset) { ended(partition.partition) }
     }
 
     /// Stops fetching a partition that reached its end; the read ends with the last one.
-    private func done(_ partition: Int32) {
-        guard stopAt.removeValue(forKey: partition) != nil else { return }
+    private func ended(_ partition: Int32) {
         let list = PartitionList([(TopicPartition(topic: topic, partition: partition), Int64(RD_KAFKA_OFFSET_INVALID))])
-        _ = rd_kafka_pause_partitions(handle, list.pointer)
-        if stopAt.isEmpty { finish() }
+        _ = rd_kafka_pause_partitions(loop.handle, list.pointer)
+        if range.isFinished { loop.finish() }
     }
 }
