@@ -26,6 +26,8 @@ public struct SchemaStatus: Sendable, Hashable {
     public var pending: [Step]
     /// What the call that returned this applied (always empty from `status`).
     public var appliedNow: [Step] = []
+    /// The call that returned this recorded a pre-migration database as version 1 (`unrecorded` before).
+    public var adoptedNow = false
 
     public var isNewerThanSupported: Bool { version > supported }
 }
@@ -77,6 +79,7 @@ struct SchemaMigrator {
             status.applied += status.appliedNow
             status.version = status.applied.map(\.version).max() ?? 0
             status.pending = []
+            status.adoptedNow = unrecorded
             status.unrecorded = false
             return status
         }
