@@ -42,6 +42,33 @@ import Testing
         #expect(!log.all.joined().contains(PostgresCluster.password))
     }
 
+    /// The coordinator lease is a session lock on the same server: a restart ends it, and a standby
+    /// may take it. The store rides out the restart for everyone, but will not let a coordinator
+    /// commit on state it loaded before the restart.
+    @Test func aCoordinatorsCommitIsRefusedAfterARestartUntilItReloadsItsState() async throws {
+        let cluster = try await PostgresCluster.start(noblestride: false)
+        defer { cluster.stop() }
+        let database = try freshDatabase(cluster, "lease")
+        let store = try await StateStore(.postgres(uri: cluster.uri(database: database)))
+        _ = try await store.loadEngine()
+        try await store.commit(state: EngineState(), touched: [], timersSet: [:], timersCleared: [], outbox: [Self.entry("before")])
+        try cluster.psql("CHECKPOINT")
+
+        try await cluster.restart(mode: .immediate)
+
+        let error = await #expect(throws: StateStoreError.self) {
+            try await store.commit(state: EngineState(), touched: [], timersSet: [:], timersCleared: [], outbox: [Self.entry("stale")])
+        }
+        #expect(error == .leaseMayBeLost(store: store.location.description) && error?.isRetryable == true)
+        #expect(try await store.pendingOutbox().map(\.entry.eventJSON).allSatisfy { !$0.contains("stale") })
+        // Everything else goes on; a coordinator that holds the lease again reloads, then commits.
+        try await store.recordTick(dagID: "d", logicalDate: Date(timeIntervalSince1970: 1_800_000_000))
+        _ = try await store.loadEngine()
+        try await store.commit(state: EngineState(), touched: [], timersSet: [:], timersCleared: [], outbox: [Self.entry("after")])
+        #expect(try await store.pendingOutbox().count == 2)
+        await store.close()
+    }
+
     @Test func healthSaysReconnectingWhileTheDatabaseIsDownAndConnectedOnceItIsBack() async throws {
         let cluster = try await PostgresCluster.start(noblestride: false)
         defer { cluster.stop() }

@@ -60,7 +60,12 @@ struct SchemaMigrator {
         guard !current.isNewerThanSupported else { throw tooNew(current) }
         if current.pending.isEmpty && !current.unrecorded { return current }
         return try db.transaction {
-            if db.dialect == .postgres { try db.query("SELECT pg_advisory_xact_lock($1)", .int(Self.lockKey)) }
+            if db.dialect == .postgres {
+                try db.query("SELECT pg_advisory_xact_lock($1)", .int(Self.lockKey))
+                // Rare, and everything written later depends on it: durable when COMMIT returns even
+                // where the server commits asynchronously by default.
+                try db.execute("SET LOCAL synchronous_commit TO on")
+            }
             // Read again under the lock: another process may have migrated while this one waited.
             let (applied, unrecorded) = try read()
             var status = makeStatus(applied: applied, unrecorded: unrecorded)

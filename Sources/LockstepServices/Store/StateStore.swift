@@ -19,6 +19,8 @@ public actor StateStore {
     private let monitor: StoreHealthMonitor
     let encoder: JSONEncoder
     let decoder = JSONDecoder()
+    /// The connection epoch `loadEngine` read the state on: `commit` refuses to write on a later one.
+    private var engineLoadedOnEpoch: Int?
 
     public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
@@ -79,11 +81,17 @@ public actor StateStore {
             let timer = try decoder.decode(TimerID.self, from: Data((row[0] ?? "").utf8))
             timers[timer] = Date(timeIntervalSince1970: Double(Int64(row[1] ?? "") ?? 0) / 1000)
         }
+        engineLoadedOnEpoch = monitor.connectionEpoch
         return (state, timers)
     }
 
     /// Commits one step of the coordinator in a single transaction: the runs it touched, pools and
     /// paused DAGs, timer changes and the events to publish. Returns the outbox ids of those events.
+    ///
+    /// After `loadEngine`, refuses with `StateStoreError.leaseMayBeLost` once the connection has been
+    /// re-established: the coordinator lease is a session lock that a database restart ends, and a
+    /// standby may hold it now. Checked inside the transaction, so a run of it on a new connection
+    /// (after a lost COMMIT) is refused too.
     @discardableResult
     public func commit(
         state: EngineState, touched: Set<RunID>, timersSet: [TimerID: Date], timersCleared: Set<TimerID>,
@@ -94,6 +102,9 @@ public actor StateStore {
         let paused = String(decoding: try encoder.encode(state.pausedDags), as: UTF8.self)
         let timerBodies = try timersSet.keys.sorted().map { ($0, String(decoding: try encoder.encode($0), as: UTF8.self)) }
         return try db.transaction {
+            if let loaded = engineLoadedOnEpoch, monitor.connectionEpoch != loaded {
+                throw StateStoreError.leaseMayBeLost(store: location.description)
+            }
             try deleteSent(deleteOutbox)
             return try write(runs: runs, meta: [("pools", pools), ("paused", paused), ("next_sequence", String(state.nextSequence))],
                       timers: timerBodies.map { ($0.0, $0.1, timersSet[$0.0]!) }, timersCleared: timersCleared, outbox: outbox)

@@ -10,6 +10,10 @@ public enum StateStoreError: Error, Sendable, Hashable, CustomStringConvertible 
     /// whether the transaction committed. Retryable, but the caller must not assume either outcome:
     /// it reloads what it needs from the store before going on.
     case commitOutcomeUnknown(store: String, transaction: String, detail: String)
+    /// The connection was re-established since the coordinator loaded the engine state, so its lease
+    /// (a session lock on the same server, which a restart ends) may be gone and another coordinator
+    /// may be active. Nothing was written. Retryable once the lease is held again and the state reloaded.
+    case leaseMayBeLost(store: String)
     /// The database's schema is newer than this release knows: an upgraded Lockstep migrated it.
     case schemaTooNew(store: String, found: Int, supported: Int)
     /// A step of a migration failed; the migration's transaction was rolled back.
@@ -18,7 +22,7 @@ public enum StateStoreError: Error, Sendable, Hashable, CustomStringConvertible 
     /// True when trying the same thing again later, unchanged, may succeed.
     public var isRetryable: Bool {
         switch self {
-        case .unavailable, .commitOutcomeUnknown: true
+        case .unavailable, .commitOutcomeUnknown, .leaseMayBeLost: true
         case .schemaTooNew, .migrationFailed: false
         }
     }
@@ -31,6 +35,10 @@ public enum StateStoreError: Error, Sendable, Hashable, CustomStringConvertible 
         case .commitOutcomeUnknown(let store, let transaction, let detail):
             "state store \(store): the connection broke during COMMIT of transaction \(transaction) and its outcome is unknown "
                 + "(\(detail)). Reload state from the store before going on"
+        case .leaseMayBeLost(let store):
+            "state store \(store): the connection was re-established since this coordinator loaded its state, so its lease may have "
+                + "ended with the old session and another coordinator may be active. Nothing was written; re-acquire the lease and "
+                + "reload the state (loadEngine) before committing again"
         case .schemaTooNew(let store, let found, let supported):
             "state store \(store) has schema version \(found), but this Lockstep supports up to version \(supported). "
                 + "Fix: upgrade Lockstep (every component and the CLI) to a release that knows schema version \(found)"

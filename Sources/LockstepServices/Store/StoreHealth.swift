@@ -25,6 +25,7 @@ final class StoreHealthMonitor: @unchecked Sendable {
     private let lock = NSLock()
     private var state = StoreHealth.connected
     private var failedTries = 0
+    private var restorations = 0
     private let logger: Logger
     private let store: String
 
@@ -38,6 +39,14 @@ final class StoreHealthMonitor: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         return state
+    }
+
+    /// How many times the connection has been re-established: a session-scoped thing on the server
+    /// (an advisory lock, such as the coordinator lease) may have ended whenever this changed.
+    var connectionEpoch: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return restorations
     }
 
     /// The connection failed (first failure of an outage, or another failed try during one).
@@ -65,6 +74,7 @@ final class StoreHealthMonitor: @unchecked Sendable {
         let tries = failedTries
         state = .connected
         failedTries = 0
+        restorations += 1
         lock.unlock()
         let outage = String(format: "%.1fs", Date().timeIntervalSince(since))
         logger.notice("state store connection restored", metadata: [
