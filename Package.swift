@@ -8,6 +8,7 @@ import PackageDescription
 //   LockstepKafka      EventBus on librdkafka
 //   LockstepOperators  the tasks' real work: HTTP, PostgreSQL, training, reports
 //   LockstepServices   scheduler, coordinator, workers, notifier
+//   LockstepHTTP       `lockstep api`: REST API, users and roles, Prometheus metrics (never imports Kafka)
 //   LockstepCLI        the `lockstep` command line (the executable is a one-line main)
 
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
@@ -27,6 +28,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
+        // HMAC-SHA256 for bearer tokens and session ids; hummingbird-auth depends on it already.
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // C libraries, found through pkg-config so newer distributions use their own.
@@ -67,8 +74,19 @@ let package = Package(
                                .product(name: "Logging", package: "swift-log"),
                                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
                 swiftSettings: strict),
+        .target(name: "LockstepHTTP",
+                dependencies: ["LockstepCore", "LockstepDrivers", "LockstepBus", "LockstepWire", "LockstepServices",
+                               .product(name: "Hummingbird", package: "hummingbird"),
+                               .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                               .product(name: "Crypto", package: "swift-crypto"),
+                               .product(name: "Metrics", package: "swift-metrics"),
+                               .product(name: "Prometheus", package: "swift-prometheus"),
+                               .product(name: "Logging", package: "swift-log"),
+                               .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+                swiftSettings: strict),
         .target(name: "LockstepCLI",
                 dependencies: ["LockstepCore", "LockstepBus", "LockstepWire", "LockstepKafka", "LockstepOperators", "LockstepServices",
+                               "LockstepHTTP",
                                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),
@@ -95,6 +113,10 @@ let package = Package(
         // Whole-system tests: separate `lockstep` processes on a real broker, PostgreSQL and HTTP services.
         .testTarget(name: "LockstepSystemTests",
                     dependencies: ["LockstepServices", "LockstepWire", "LockstepKafka", "LockstepTestSupport"], swiftSettings: strict),
+        // The API over real loopback HTTP against the components running in-process (embedded and on Tansu + PostgreSQL).
+        .testTarget(name: "LockstepHTTPTests",
+                    dependencies: ["LockstepHTTP", "LockstepServices", "LockstepWire", "LockstepKafka", "LockstepTestSupport"],
+                    swiftSettings: strict),
         .testTarget(name: "LockstepCLITests",
                     dependencies: ["LockstepCLI", "LockstepTestSupport"], swiftSettings: strict),
     ]
