@@ -47,6 +47,7 @@ public final class APIServer: Service, Sendable {
             observer: observer, environment: environment, fileConfig: fileConfig)
         let authenticator = Authenticator(users: users, signer: signer, clock: runtime.clock)
         let router = Router(context: APIRequestContext.self)
+        router.add(middleware: UnknownRouteMiddleware())
         let table = RouteTable(router: router, authenticator: authenticator, logger: runtime.logger, metrics: metrics)
         SystemRoutes(env: env, metrics: metrics).register(table)
         AuthRoutes(env: env, signer: signer).register(table)

@@ -2,6 +2,7 @@ import Foundation
 import LockstepBus
 import LockstepCore
 import LockstepHTTP
+import LockstepTestSupport
 import LockstepWire
 import Testing
 
@@ -128,9 +129,15 @@ enum Prometheus {
 enum Python {
     /// Runs a python3 script with `input` on stdin; its stdout, or a failure with its stderr.
     static func run(_ script: String, input: String, arguments: [String] = []) async throws -> String {
+        try await run(arguments: ["-c", script] + arguments, input: input)
+    }
+
+    /// Runs python3 with `arguments` in the package root.
+    static func run(arguments: [String], input: String) async throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script] + arguments
+        process.arguments = ["python3"] + arguments
+        process.currentDirectoryURL = TestPaths.packageRoot
         let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
         process.standardInput = stdin
         process.standardOutput = stdout
@@ -146,7 +153,7 @@ enum Python {
         let (o, e) = (await out.value, await err.value)
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            throw TestFailure("python3 failed (\(process.terminationStatus)): \(String(decoding: e, as: UTF8.self))")
+            throw TestFailure("python3 failed (\(process.terminationStatus)): \(String(decoding: o, as: UTF8.self))\(String(decoding: e, as: UTF8.self))")
         }
         return String(decoding: o, as: UTF8.self)
     }
