@@ -55,6 +55,7 @@ public final class APIServer: Service, Sendable {
         DagRoutes(env: env).register(table)
         RunRoutes(env: env).register(table)
         EventRoutes(env: env).register(table)
+        LogRoutes(env: env).register(table)
         OpsRoutes(env: env).register(table)
         ConfigRoutes(env: env).register(table)
         AuditRoutes(env: env).register(table)

@@ -35,7 +35,8 @@ import Testing
         let client = APIClient(base: system.base)
         for op in documented where op.path != "/api/v1/events/stream" {
             let path = op.path.replacingOccurrences(of: "{dag_id}", with: "api_pipeline").replacingOccurrences(of: "{run_id}", with: "x~1")
-                .replacingOccurrences(of: "{deadletter_id}", with: "x")
+                .replacingOccurrences(of: "{deadletter_id}", with: "x").replacingOccurrences(of: "{task_id}", with: "t")
+                .replacingOccurrences(of: "{try_number}", with: "1")
             let answer = try await client.send(op.method, path)
             #expect(answer.object["type"] as? String != "urn:lockstep:problem:no-such-route", "\(op) is not answered")
         }
@@ -70,7 +71,8 @@ import Testing
         for path in ["/api/v1/dags", "/api/v1/dags?tags=api&limit=1", "/api/v1/dags/api_pipeline", "/api/v1/dags/nope", "/api/v1/runs",
                      "/api/v1/runs?state=succeeded&run_type=manual&logical_date_gte=2020-01-01T00:00:00Z", "/api/v1/dags/api_pipeline/runs",
                      "/api/v1/runs/\(runID)", "/api/v1/runs/nope", "/api/v1/pools", "/api/v1/variables", "/api/v1/connections",
-                     "/api/v1/audit", "/api/v1/stats", "/api/v1/deadletters", "/api/v1/runs?limit=abc"] {
+                     "/api/v1/audit", "/api/v1/stats", "/api/v1/deadletters", "/api/v1/runs?limit=abc",
+                     "/api/v1/runs/\(runID)/tasks/train/tries/1/logs", "/api/v1/runs/\(runID)/tasks/train/tries/1/logs?follow=true"] {
             _ = try await client.get(path)
         }
         _ = try await client.send("POST", "/api/v1/dags/api_pipeline/runs", json: ["conf": ["epochs": "x"]])
