@@ -76,12 +76,13 @@ struct LogRoutes {
         let store = env.runtime.store
         let json = env.json
         let resumeAfter = after
+        let stopping = env.stopping
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-store"
         let body = ResponseBody { writer in
             var cursor = resumeAfter
-            while !Task.isCancelled {
+            while !Task.isCancelled && !stopping.isStopping {
                 let page = try await store.logLines(attempt, after: cursor, limit: 1000, grep: grep)
                 var chunk = ""
                 for line in page.lines {
