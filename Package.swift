@@ -12,6 +12,7 @@ import PackageDescription
 //   LockstepOperators    the operator protocol, registry, packs, templates, the generic operators
 //   LockstepNoblestride  the seed's domain operators, a pack a deployment loads by configuration
 //   LockstepServices     scheduler, coordinator, workers, notifier, alerter, state store, ops, config files
+//   LockstepHTTP         `lockstep api`: REST API, users and roles, Prometheus metrics, web UI (never imports Kafka)
 //   LockstepCLI          the `lockstep` command line (the executable is a one-line main)
 //   LockstepTestKit      for tests of code built on Lockstep: a test clock, the in-process Lockstep, bus fixtures
 
@@ -33,6 +34,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
+        // HMAC-SHA256 for bearer tokens and session ids; hummingbird-auth depends on it already.
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // C libraries, found through pkg-config so newer distributions use their own.
@@ -73,15 +80,26 @@ let package = Package(
                                .product(name: "Logging", package: "swift-log"),
                                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
                 swiftSettings: strict),
+        .target(name: "LockstepHTTP",
+                dependencies: ["LockstepCore", "LockstepDrivers", "LockstepBus", "LockstepWire", "LockstepServices",
+                               .product(name: "Hummingbird", package: "hummingbird"),
+                               .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                               .product(name: "Crypto", package: "swift-crypto"),
+                               .product(name: "Metrics", package: "swift-metrics"),
+                               .product(name: "Prometheus", package: "swift-prometheus"),
+                               .product(name: "Logging", package: "swift-log"),
+                               .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+                swiftSettings: strict),
         .target(name: "LockstepCLI",
                 dependencies: ["LockstepCore", "LockstepBus", "LockstepWire", "LockstepKafka", "LockstepOperators", "LockstepServices",
+                               "LockstepHTTP",
                                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),
         .executableTarget(name: "lockstep", dependencies: ["LockstepCLI"], swiftSettings: strict),
         .executableTarget(name: "lockstep-bench",
                           dependencies: ["LockstepCore", "LockstepBus", "LockstepWire", "LockstepKafka", "LockstepOperators",
-                                         "LockstepServices", "LockstepTestSupport", "CRdKafka"],
+                                         "LockstepServices", "LockstepHTTP", "LockstepTestSupport", "CRdKafka"],
                           path: "Benchmarks/lockstep-bench", swiftSettings: strict),
 
         // Test helpers shared by the test targets: free ports, a throwaway PostgreSQL cluster, a Tansu
@@ -111,6 +129,11 @@ let package = Package(
         .testTarget(name: "LockstepSystemTests",
                     dependencies: ["LockstepCore", "LockstepBus", "LockstepWire", "LockstepOperators", "LockstepServices",
                                    "LockstepKafka", "LockstepTestSupport"],
+                    swiftSettings: strict),
+        // The API over real loopback HTTP against the components running in-process (embedded and on Tansu + PostgreSQL).
+        .testTarget(name: "LockstepHTTPTests",
+                    dependencies: ["LockstepCore", "LockstepBus", "LockstepWire", "LockstepOperators", "LockstepServices",
+                                   "LockstepHTTP", "LockstepKafka", "LockstepTestSupport"],
                     swiftSettings: strict),
         .testTarget(name: "LockstepCLITests",
                     dependencies: ["lockstep", "LockstepTestSupport"], swiftSettings: strict),

@@ -89,3 +89,4 @@ if ! python3 -c 'import fastapi, uvicorn, jsonschema, yaml, numpy, scipy, sklear
   python3 -m pip install -q --disable-pip-version-check ${pip_flags[@]+"${pip_flags[@]}"} fastapi uvicorn jsonschema pyyaml \
     numpy scipy scikit-learn psycopg2-binary pytest
 fi
+python3 -c 'import prometheus_client' 2>/dev/null || python3 -m pip install -q --disable-pip-version-check ${pip_flags[@]+"${pip_flags[@]}"} prometheus_client

@@ -28,6 +28,8 @@ let benches: [Bench] = [
           run: PipelineBench.runMemory),
     Bench(name: "engine", groups: ["engine"], summary: "Engine.reduce alone: cost of one step with 100, 1,000 and 10,000 runs held",
           run: EngineBench.run),
+    Bench(name: "api", groups: ["api"], summary: "API server time with 10,000 runs in the store: runs list, one run",
+          run: APIBench.run),
 ]
 
 let selector = CommandLine.arguments.dropFirst().first ?? "all"

@@ -27,6 +27,8 @@ struct StandaloneCommand: AsyncParsableCommand {
     @OptionGroup var options: RuntimeOptions
     @Option(help: "Task attempts run at once.") var workers: Int = 4
     @Flag(help: "Do not run the scheduler (runs start only from trigger requests).") var noScheduler = false
+    @Option(name: .customLong("http"), help: "Serve the API on HOST:PORT (default 127.0.0.1:8080). Env: LOCKSTEP_HTTP.") var http: String?
+    @Flag(name: .customLong("no-http"), help: "Do not serve the API.") var noHTTP = false
 
     func run() async throws {
         try await options.withRuntime(component: "standalone") { runtime in
@@ -38,6 +40,7 @@ struct StandaloneCommand: AsyncParsableCommand {
             ]
             if !noScheduler { services.append(Scheduler(runtime: runtime)) }
             if !runtime.config.alerts.isEmpty { services.append(try makeAlerter(runtime)) }
+            if !noHTTP { services.append(try await makeAPIServer(runtime, options: options, http: http, optional: true)) }
             runtime.logger.info("standalone: bus \(options.bus), state \(runtime.store.location), \(runtime.dags.count) DAGs, packs \(runtime.registry.packs.joined(separator: ", "))")
             try await runServices(services, logger: runtime.logger)
         }

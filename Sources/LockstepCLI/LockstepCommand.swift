@@ -11,7 +11,7 @@ public struct LockstepCommand: AsyncParsableCommand {
             StandaloneCommand.self, TriggerCommand.self, RunsCommand.self, StatsCommand.self, DagsCommand.self, TasksCommand.self,
             SchedulerCommand.self, CoordinatorCommand.self, WorkerCommand.self, NotifierCommand.self, AlerterCommand.self, ReplayCommand.self,
             BackfillCommand.self, DeadLettersCommand.self, RebuildCommand.self, EventsCommand.self,
-            MigrateCommand.self, LogsCommand.self,
+            MigrateCommand.self, LogsCommand.self, APICommand.self, UsersCommand.self,
         ]
     )
     public init() {}
