@@ -37,7 +37,7 @@ func makeAPIServer(_ runtime: Runtime, options: RuntimeOptions, http: String?, o
     let fileConfig = try? DeploymentFiles.readConfig(URL(fileURLWithPath: options.configuration.config))
     let server = try await APIServer(runtime: runtime, configuration: configuration, environment: env, fileConfig: fileConfig)
     do {
-        let (created, generated) = try await UserAdministration.ensureFirstAdmin(server.users, environment: env, now: runtime.clock())
+        let (created, generated) = try await UserAdministration.ensureFirstAdmin(server.users, environment: env, now: runtime.clock.now)
         if let generated {
             // Unbuffered: whoever reads the pipe sees it at once, and it is printed only this once.
             FileHandle.standardOutput.write(Data("admin password: \(generated)\n".utf8))

@@ -18,7 +18,7 @@ struct APIEnvironment: Sendable {
     let fileConfig: LockstepConfig?
     let stopping: StopFlag
 
-    var clock: @Sendable () -> Date { runtime.clock }
+    var clock: @Sendable () -> Date { let clock = runtime.clock; return { clock.now } }
     var logger: Logger { runtime.logger }
 
     /// The one ops path, acting as the caller: every write is an event on `lockstep.ops` naming them.

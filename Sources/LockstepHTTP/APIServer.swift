@@ -46,7 +46,7 @@ public final class APIServer: Service, Sendable {
         let env = APIEnvironment(
             runtime: runtime, users: users, runs: runReads, json: JSONIO(secrets: secrets), configuration: configuration,
             observer: observer, environment: environment, fileConfig: fileConfig, stopping: stopping)
-        let authenticator = Authenticator(users: users, signer: signer, clock: runtime.clock)
+        let authenticator = Authenticator(users: users, signer: signer, clock: { [clock = runtime.clock] in clock.now })
         let router = Router(context: APIRequestContext.self)
         router.add(middleware: UnknownRouteMiddleware())
         let table = RouteTable(router: router, authenticator: authenticator, logger: runtime.logger, metrics: metrics)

@@ -19,7 +19,7 @@ final class APITestSystem: Sendable {
     let runtime: Runtime
     let server: APIServer
     let logs: LogCapture
-    let clock = TestClock()
+    let clock = OffsetClock()
     let port: Int
     let adminPassword = "admin-password-for-tests"
     private let group: ServiceGroup
@@ -58,7 +58,7 @@ final class APITestSystem: Sendable {
         let store = try await StateStore(location ?? .sqlite(path: directory.appendingPathComponent("state.sqlite").path))
         runtime = Runtime(
             bus: try bus ?? EmbeddedBus(directory: directory), store: store, dags: dags, config: config,
-            registry: .allPacks, logger: logger, clock: { clock.now() })
+            registry: .allPacks, logger: logger, clock: clock)
         try await runtime.createTopics()
         server = try await APIServer(
             runtime: runtime, configuration: .init(host: "127.0.0.1", port: 0),
@@ -132,11 +132,16 @@ struct CapturingLogHandler: LogHandler {
     }
 }
 
-/// The wall clock plus an offset a test may move (to expire a token without waiting an hour).
-final class TestClock: Sendable {
+/// The wall clock plus an offset a test may move (to expire a token without waiting an hour): the
+/// components keep running on real time, only "now" jumps.
+final class OffsetClock: LockstepClock {
     private let offset = Mutex<TimeInterval>(0)
-    func now() -> Date { Date().addingTimeInterval(offset.withLock { $0 }) }
+    var now: Date { Date().addingTimeInterval(offset.withLock { $0 }) }
     func advance(by seconds: TimeInterval) { offset.withLock { $0 += seconds } }
+    func sleep(until deadline: Date) async throws {
+        let wait = deadline.timeIntervalSince(now)
+        if wait > 0 { try await Task.sleep(for: .milliseconds(Int64((wait * 1000).rounded(.up)))) }
+    }
 }
 
 struct TestFailure: Error, CustomStringConvertible {

@@ -21,7 +21,7 @@ public enum UserAdministration {
     public static func add(_ username: String, role: Role, users: UserDirectory, ops: OpsActions) async throws -> String {
         try UserDirectory.checkName(username)
         let password = Passwords.generate()
-        try await users.add(username, role: role, passwordHash: try await Passwords.hash(password), now: ops.runtime.clock())
+        try await users.add(username, role: role, passwordHash: try await Passwords.hash(password), now: ops.runtime.clock.now)
         try await ops.runtime.createTopics()
         try await ops.audit("user_added", target: username, details: ["role": .string(role.rawValue)])
         return password

@@ -41,7 +41,7 @@ actor BusObserver {
         self.consumer = consumer
         if stopped { await consumer.close(); return }
         try await consumer.seek(.end)
-        startedAt = runtime.clock()
+        startedAt = runtime.clock.now
         defer { for listener in listeners.values { listener.finish() } }
         do {
             while !Task.isCancelled {
