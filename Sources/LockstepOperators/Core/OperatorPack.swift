@@ -13,8 +13,10 @@ public struct OperatorPack: Sendable {
         self.variableDefaults = variableDefaults
     }
 
-    /// What any pipeline may use: health checks, PostgreSQL counts, and `noop` (a join point).
+    /// What any pipeline may use: a program (`command`), a SQL transaction (`sql`), an HTTP request
+    /// (`http`), health checks, PostgreSQL counts, and `noop` (a join point).
     public static let generic = OperatorPack(name: "generic", operators: [
+        "command": CommandOperator(),
         "http_health_check": HTTPHealthCheckOperator(),
         "multi_health_check": MultiHealthCheckOperator(),
         "postgres_counts": PostgresCountsOperator(),
