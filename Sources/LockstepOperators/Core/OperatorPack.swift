@@ -17,6 +17,8 @@ public struct OperatorPack: Sendable {
     /// (`http`), health checks, PostgreSQL counts, and `noop` (a join point).
     public static let generic = OperatorPack(name: "generic", operators: [
         "command": CommandOperator(),
+        "sql": SQLOperator(),
+        "http": HTTPOperator(),
         "http_health_check": HTTPHealthCheckOperator(),
         "multi_health_check": MultiHealthCheckOperator(),
         "postgres_counts": PostgresCountsOperator(),
