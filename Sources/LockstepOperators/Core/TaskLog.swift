@@ -44,6 +44,14 @@ public final class TaskLog: @unchecked Sendable {
         /// Batches the sink refused twice; their lines are lost.
         public var failedBatches: Int
         public var lastSinkError: String?
+
+        public init(written: Int, dropped: Int, truncated: Bool, failedBatches: Int, lastSinkError: String?) {
+            self.written = written
+            self.dropped = dropped
+            self.truncated = truncated
+            self.failedBatches = failedBatches
+            self.lastSinkError = lastSinkError
+        }
     }
 
     public let attempt: AttemptID
