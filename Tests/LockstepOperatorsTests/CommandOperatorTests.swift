@@ -30,6 +30,8 @@ struct CommandOperatorTests {
         let pwd = try #require(output["pwd"]?.stringValue)
         #expect(pwd.hasSuffix("/attempts/d/r-1/make/try-2"), "a fresh directory per attempt: \(pwd)")
         #expect(!FileManager.default.fileExists(atPath: pwd), "removed once the attempt ended")
+        let attempts = attempt.context.dataDirectory.appendingPathComponent("attempts").path
+        #expect(try FileManager.default.contentsOfDirectory(atPath: attempts).isEmpty, "no empty folders left behind")
         #expect(try !result.get().isSkipped)
         #expect(lines.contains { $0.stream == .stdout && $0.text == "done" })
         #expect(lines.contains { $0.stream == .operator && $0.text.hasPrefix("started /bin/sh -c") })

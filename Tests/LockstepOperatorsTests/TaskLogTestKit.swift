@@ -12,7 +12,7 @@ struct LoggedAttempt {
     let log: TaskLog
 
     init(dag: String = "test_dag", task: String = "task", run: String = "run-1", tryNumber: Int = 1,
-         params: [String: JSONValue] = [:], upstream: [String: JSONValue] = [:],
+         params: [String: JSONValue] = [:], conf: JSONValue = .emptyObject, upstream: [String: JSONValue] = [:],
          variables: [String: String] = [:], connections: [String: String] = [:],
          timeout: Duration = .seconds(60), limits: TaskLog.Limits = TaskLog.Limits()) throws {
         let data = try TestPaths.temporaryDirectory("lockstep-ops-data")
@@ -20,7 +20,7 @@ struct LoggedAttempt {
         log = TaskLog(attempt: AttemptID(runID: run, taskID: task, tryNumber: tryNumber), sink: sink, limits: limits)
         context = OperatorContext(
             dagID: dag, runID: run, taskID: task, tryNumber: tryNumber, logicalDate: seedLogicalDate,
-            params: params, upstream: upstream, variables: variables, connections: connections,
+            params: params, conf: conf, upstream: upstream, variables: variables, connections: connections,
             deadline: .now + timeout, dataDirectory: data, reportsDirectory: data.appendingPathComponent("reports"),
             now: Date(timeIntervalSince1970: 1_758_160_805.25), logger: Logger(label: "test"), log: log)
     }

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import LockstepCore
 
 /// A fresh, private directory for one attempt under the data directory:
@@ -19,14 +22,26 @@ public struct AttemptDirectory: Sendable {
         let files = FileManager.default
         do {
             if files.fileExists(atPath: url.path) { try files.removeItem(at: url) }
-            try files.createDirectory(at: url, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            do {
+                try files.createDirectory(at: url, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            } catch {
+                // Another attempt of the same run may have just removed an empty parent (see `remove`): once more.
+                try files.createDirectory(at: url, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            }
         } catch {
             throw OperatorError(.io, "cannot prepare the attempt directory \(url.path): \(error.localizedDescription)", retryable: true)
         }
     }
 
+    /// Removes the directory, then its task, run and DAG directories if that left them empty, so finished
+    /// attempts leave no trail of empty folders.
     public func remove() {
         try? FileManager.default.removeItem(at: url)
+        var parent = url.deletingLastPathComponent()
+        for _ in 0..<3 {
+            guard rmdir(parent.path) == 0 else { return }
+            parent = parent.deletingLastPathComponent()
+        }
     }
 
     /// A run id or task id as one path component: `/` and other awkward bytes percent-encoded, and never
