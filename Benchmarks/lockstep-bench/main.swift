@@ -26,6 +26,8 @@ let benches: [Bench] = [
           run: PipelineBench.runTraining),
     Bench(name: "memory", groups: ["pipeline"], summary: "resident memory of `lockstep standalone`",
           run: PipelineBench.runMemory),
+    Bench(name: "command", groups: ["operators"], summary: "ProcessGroup vs Foundation.Process spawn+wait, and a whole command task",
+          run: CommandBench.run),
 ]
 
 let selector = CommandLine.arguments.dropFirst().first ?? "all"
