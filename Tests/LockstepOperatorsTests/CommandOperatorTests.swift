@@ -28,10 +28,15 @@ struct CommandOperatorTests {
         #expect(output["inputs"] == ["extract": ["name": "world", "n": 3]])
         #expect(output["greeting"] == "hello world")
         let pwd = try #require(output["pwd"]?.stringValue)
-        #expect(pwd.hasSuffix("/attempts/d/r-1/make/try-2"), "a fresh directory per attempt: \(pwd)")
+        #expect(pwd.hasSuffix("/attempts/d,r-1,make,try-2"), "a fresh directory per attempt: \(pwd)")
         #expect(!FileManager.default.fileExists(atPath: pwd), "removed once the attempt ended")
-        let attempts = attempt.context.dataDirectory.appendingPathComponent("attempts").path
-        #expect(try FileManager.default.contentsOfDirectory(atPath: attempts).isEmpty, "no empty folders left behind")
+        let attempts = attempt.context.dataDirectory.appendingPathComponent("attempts")
+        let files = FileManager.default
+        let tidy = await eventually {
+            (try? files.contentsOfDirectory(atPath: attempts.path)) == ["%trash"]
+                && (try? files.contentsOfDirectory(atPath: attempts.appendingPathComponent("%trash").path)) == []
+        }
+        #expect(tidy, "no folders left behind: \((try? files.subpathsOfDirectory(atPath: attempts.path)) ?? [])")
         #expect(try !result.get().isSkipped)
         #expect(lines.contains { $0.stream == .stdout && $0.text == "done" })
         #expect(lines.contains { $0.stream == .operator && $0.text.hasPrefix("started /bin/sh -c") })
@@ -256,6 +261,20 @@ struct CommandOperatorTests {
         let summary = await attempt.log.finish()
         #expect(summary.truncated)
         #expect(summary.dropped >= 200_000 - limit)
+    }
+
+    @Test("attempt folders: one level, ids encoded so none climbs out or passes for another, long ones hashed")
+    func attemptFolderNames() throws {
+        func name(_ dag: String, _ run: String, _ task: String) throws -> String {
+            AttemptDirectory(try makeContext(dag: dag, task: task, run: run)).url.lastPathComponent
+        }
+        #expect(try name("d", "d@2025-09-18T02:00:00Z", "t") == "d,d@2025-09-18T02%3A00%3A00Z,t,try-1")
+        #expect(try name("d", "../../etc", "t") == "d,..%2F..%2Fetc,t,try-1")
+        #expect(try name("a,b", "c", "t") != (try name("a", "b,c", "t")))
+        let long = try name("d", String(repeating: "r", count: 400), "t")
+        #expect(long.utf8.count <= 255)
+        #expect(long != (try name("d", String(repeating: "r", count: 399), "t")))
+        #expect(long.hasSuffix(",try-1"))
     }
 
     @Test("bad params are config errors naming the param")

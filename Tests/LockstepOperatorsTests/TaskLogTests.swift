@@ -86,6 +86,13 @@ struct TaskLogTests {
         #expect(context.secrets.apply(OperatorError(.failed, "pw p@ss-w0rd", retryable: false)).message == "pw ***")
     }
 
+    @Test("a keyword-form connection string's password is masked too")
+    func keywordConnectionString() {
+        let mask = SecretMask(connections: ["db": "host=db.internal user=app password=kw-Secret-1 dbname=sales"])
+        #expect(mask.apply("dsn host=db.internal user=app password=kw-Secret-1 dbname=sales") == "dsn <redacted>")
+        #expect(mask.apply("retrying with kw-Secret-1") == "retrying with ***")
+    }
+
     @Test("past the line cap or the byte cap: one marker line, the rest counted as dropped; long lines are cut")
     func caps() async throws {
         let sink = InMemoryTaskLogSink()

@@ -25,11 +25,7 @@ struct CommandOperator: TaskOperator {
         defer { if !spec.keepWorkdir { directory.remove() } }
         let output = directory.url.appendingPathComponent("output.json")
         let inputs = directory.url.appendingPathComponent("inputs.json")
-        do {
-            try Data(JSONValue.object(context.upstream).canonicalJSON().utf8).write(to: inputs)
-        } catch {
-            throw OperatorError(.io, "task \(origin): cannot write \(inputs.path): \(error.localizedDescription)", retryable: true)
-        }
+        try directory.write(Data(JSONValue.object(context.upstream).canonicalJSON().utf8), to: inputs.lastPathComponent)
 
         let cwd = try workingDirectory(spec, directory: directory.url, origin: origin)
         let environment = spec.environment(context, workdir: directory.url, output: output, inputs: inputs)

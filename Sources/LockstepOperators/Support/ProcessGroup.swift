@@ -201,7 +201,10 @@ public final class ProcessGroup: @unchecked Sendable {
     /// empty and its output read to the end.
     public func run(deadline: ContinuousClock.Instant, grace: Duration) async -> Outcome {
         let delay = max((deadline - ContinuousClock.now).seconds, 0)
-        DispatchQueue.global().asyncAfter(deadline: .now() + delay) { [trigger] in trigger.fire(.deadline) }
+        let timer = DispatchWorkItem { [trigger] in trigger.fire(.deadline) }
+        DispatchQueue.global().asyncAfter(deadline: .now() + delay, execute: timer)
+        // A program that ends long before an hour-long deadline should not leave its timer pending that long.
+        defer { timer.cancel() }
         let first = await withTaskCancellationHandler {
             await trigger.wait() ?? .cancelled
         } onCancel: { [trigger] in

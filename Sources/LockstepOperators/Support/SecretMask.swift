@@ -91,7 +91,14 @@ public struct SecretMask: Sendable, Hashable {
     }
 
     private mutating func addURIPasswords(_ uri: String) {
-        guard let schemeEnd = uri.range(of: "://") else { return }
+        guard let schemeEnd = uri.range(of: "://") else {
+            // libpq's keyword form: `host=db user=app password=secret`.
+            for pair in uri.split(whereSeparator: \.isWhitespace) where pair.lowercased().hasPrefix("password=") {
+                let value = pair.dropFirst("password=".count).trimmingCharacters(in: CharacterSet(charactersIn: "'"))
+                add(value)
+            }
+            return
+        }
         var rest = uri[schemeEnd.upperBound...]
         var query: Substring = ""
         if let cut = rest.firstIndex(where: { $0 == "?" || $0 == "#" }) {
