@@ -246,12 +246,18 @@ public final class ProcessGroup: @unchecked Sendable {
 
     /// SIGTERM (and SIGCONT, so a stopped member can act on it), `grace`, then SIGKILL; true if SIGKILL was needed.
     private func terminate(grace: Duration) async -> Bool {
-        kill(-pid, SIGTERM)
-        kill(-pid, SIGCONT)
+        signal(SIGTERM)
+        signal(SIGCONT)
         if await waitUntilEmpty(until: .now + grace) { return false }
-        kill(-pid, SIGKILL)
+        signal(SIGKILL)
         _ = await waitUntilEmpty(until: .now + Self.killWait)
         return true
+    }
+
+    /// The group, and the leader by pid in case it left its group: until we reap it, its pid is still its own.
+    private func signal(_ signal: Int32) {
+        kill(-pid, signal)
+        if leaderExit.current == nil { kill(pid, signal) }
     }
 
     private func groupIsEmpty() -> Bool {
