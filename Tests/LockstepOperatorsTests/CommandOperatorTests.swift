@@ -39,7 +39,8 @@ struct CommandOperatorTests {
         #expect(tidy, "no folders left behind: \((try? files.subpathsOfDirectory(atPath: attempts.path)) ?? [])")
         #expect(try !result.get().isSkipped)
         #expect(lines.contains { $0.stream == .stdout && $0.text == "done" })
-        #expect(lines.contains { $0.stream == .operator && $0.text.hasPrefix("started /bin/sh -c") })
+        #expect(lines.first?.stream == .operator && lines.first?.text.hasPrefix("running /bin/sh -c") == true)
+        #expect(lines.last.map { $0.text.contains("exited 0 after") } == true)
         #expect(lines.map(\.seq) == Array(1...lines.count), "numbered 1… without gaps")
     }
 

@@ -34,6 +34,8 @@ struct CommandOperator: TaskOperator {
         let log = context.log
         let tail = StderrTail(lines: Self.tailLines, bytes: Self.tailBytes)
         let started = ContinuousClock.now
+        // Logged before the spawn, so it precedes the program's own first lines.
+        log.info("running \(shown) in \(cwd)")
         let group: ProcessGroup
         do {
             group = try ProcessGroup.spawn(ProcessGroup.Launch(
@@ -46,7 +48,6 @@ struct CommandOperator: TaskOperator {
         } catch {
             throw spawnFailure(error, program: spec.argv[0], executable: executable, origin: origin)
         }
-        log.info("started \(shown) (pid \(group.pid)) in \(cwd)")
         let outcome = await group.run(deadline: context.deadline, grace: spec.killGrace)
         let elapsed = Self.format(ContinuousClock.now - started)
         var warnings: [String] = []
@@ -62,7 +63,7 @@ struct CommandOperator: TaskOperator {
         let program = "command `\(context.secrets.apply(spec.argv[0]))`"
         if let stopped = outcome.stopped {
             let how = outcome.killed ? "SIGTERM, then SIGKILL after \(Self.format(spec.killGrace)) grace" : "SIGTERM"
-            log.warning("stopped with \(how) after \(elapsed)")
+            log.warning("pid \(group.pid) stopped with \(how) after \(elapsed)")
             let written = readOutput(output, limit: spec.outputLimit, origin: origin)
             switch stopped {
             case .deadline:
@@ -74,7 +75,7 @@ struct CommandOperator: TaskOperator {
             }
         }
 
-        log.info("\(outcome.exit) after \(elapsed)")
+        log.info("pid \(group.pid) \(outcome.exit) after \(elapsed)")
         let written = readOutput(output, limit: spec.outputLimit, origin: origin)
         switch outcome.exit {
         case .exited(0):
