@@ -30,6 +30,8 @@ let benches: [Bench] = [
           run: EngineBench.run),
     Bench(name: "api", groups: ["api"], summary: "API server time with 10,000 runs in the store: runs list, one run",
           run: APIBench.run),
+    Bench(name: "command", groups: ["operators"], summary: "ProcessGroup vs Foundation.Process spawn+wait, and a whole command task",
+          run: CommandBench.run),
 ]
 
 let selector = CommandLine.arguments.dropFirst().first ?? "all"

@@ -11,6 +11,7 @@ struct BasicOperatorTests {
         let expected: Set<String> = [
             "http_health_check", "multi_health_check", "postgres_counts", "table_summary", "preprocess", "train_model",
             "notify_training_complete", "sync_fastapi", "integration_report", "noop", "sleep", "fail",
+            "command", "sql", "http",
         ]
         #expect(everyOperator.names == expected)
         #expect(everyOperator.packs == ["generic", "noblestride", "testing"])
@@ -21,7 +22,7 @@ struct BasicOperatorTests {
         let generic = OperatorRegistry(packs: [])
         #expect(generic.names.isDisjoint(with: OperatorPack.noblestride.operators.keys))
         #expect(generic.names.isDisjoint(with: OperatorPack.testing.operators.keys))
-        #expect(generic.names.isSuperset(of: ["http_health_check", "postgres_counts", "noop"]))
+        #expect(generic.names.isSuperset(of: ["http_health_check", "postgres_counts", "noop", "command", "sql", "http"]))
     }
 
     @Test("an unknown operator name is a config error")

@@ -70,10 +70,16 @@ public final class PostgresConnection {
     /// Runs `sql` with `$1…` parameters sent separately from the text (never spliced in), returning rows as text.
     @discardableResult
     public func query(_ sql: String, _ parameters: [String] = []) throws(DriverError) -> [[String?]] {
+        try execute(sql, parameters.map { Optional($0) }).rows
+    }
+
+    /// Runs one statement with `$1…` parameters bound separately from the text (nil binds NULL), keeping
+    /// the first `rowLimit` rows, the column names and types, and the command's status and row count.
+    public func execute(_ sql: String, _ parameters: [String?], rowLimit: Int = .max) throws(DriverError) -> PostgresResult {
         guard let conn else { throw DriverError(.unavailable, "connection \(display) is closed", retryable: true) }
-        let copies = parameters.map { strdup($0) }
+        let copies = parameters.map { $0.map { strdup($0) } ?? nil }
         defer { copies.forEach { free($0) } }
-        let pointers = copies.map { UnsafePointer($0) }
+        let pointers = copies.map { $0.map { UnsafePointer($0) } }
         let result = PQexecParams(conn, sql, Int32(pointers.count), nil, pointers, nil, nil, 0)
         defer { PQclear(result) }
         let status = PQresultStatus(result)
@@ -83,18 +89,25 @@ public final class PostgresConnection {
                 ?? String(cString: PQerrorMessage(conn))
             throw PostgresErrors.statementFailure(primary, sqlstate: sqlstate, display: display)
         }
-        let rows = Int(PQntuples(result))
-        let columns = Int(PQnfields(result))
-        var out: [[String?]] = []
-        out.reserveCapacity(rows)
-        for r in 0..<rows {
+        let rowCount = Int(PQntuples(result))
+        let columnCount = Int(PQnfields(result))
+        let columns = (0..<columnCount).map { c in
+            PostgresResult.Column(name: String(cString: PQfname(result, Int32(c))), typeOID: UInt32(PQftype(result, Int32(c))))
+        }
+        let kept = min(rowCount, max(0, rowLimit))
+        var rows: [[String?]] = []
+        rows.reserveCapacity(kept)
+        for r in 0..<kept {
             var row: [String?] = []
-            for c in 0..<columns {
+            row.reserveCapacity(columnCount)
+            for c in 0..<columnCount {
                 row.append(PQgetisnull(result, Int32(r), Int32(c)) == 1 ? nil : String(cString: PQgetvalue(result, Int32(r), Int32(c))))
             }
-            out.append(row)
+            rows.append(row)
         }
-        return out
+        let command = PQcmdStatus(result).map { String(cString: $0) } ?? ""
+        let tuples = PQcmdTuples(result).map { String(cString: $0) } ?? ""
+        return PostgresResult(columns: columns, rows: rows, rowCount: rowCount, commandStatus: command, affectedRows: Int(tuples))
     }
 
     /// Rows in `quotedTable`, which must come from `quoteIdentifier`.

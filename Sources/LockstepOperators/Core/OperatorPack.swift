@@ -21,8 +21,12 @@ public struct OperatorPack: Sendable {
         self.defaultQueues = defaultQueues
     }
 
-    /// What any pipeline may use: health checks, PostgreSQL counts, and `noop` (a join point).
+    /// What any pipeline may use: a program (`command`), a SQL transaction (`sql`), an HTTP request
+    /// (`http`), health checks, PostgreSQL counts, and `noop` (a join point).
     public static let generic = OperatorPack(name: "generic", operators: [
+        "command": CommandOperator(),
+        "sql": SQLOperator(),
+        "http": HTTPOperator(),
         "http_health_check": HTTPHealthCheckOperator(),
         "multi_health_check": MultiHealthCheckOperator(),
         "postgres_counts": PostgresCountsOperator(),

@@ -39,7 +39,8 @@ public struct OperatorRegistry: Sendable {
         return copy
     }
 
-    /// Runs the operator named `name`, turning an unknown name or an escaped cancellation into an `OperatorError`.
+    /// Runs the operator named `name`, turning an unknown name or an escaped cancellation into an
+    /// `OperatorError`; a failure's message is masked with the context's secrets, whichever operator wrote it.
     public func run(_ name: String, _ context: OperatorContext) async -> Result<OperatorResult, OperatorError> {
         guard let op = operators[name] else {
             return .failure(.config("unknown operator '\(name)' for task \(context.dagID).\(context.taskID)"))
@@ -47,7 +48,7 @@ public struct OperatorRegistry: Sendable {
         do {
             return .success(try await op.run(context))
         } catch {
-            return .failure(error)
+            return .failure(context.secrets.apply(error))
         }
     }
 }

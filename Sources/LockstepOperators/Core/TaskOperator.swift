@@ -32,13 +32,19 @@ public struct OperatorContext: Sendable {
     /// Wall-clock time for timestamps in outputs; injected so tests and replays are deterministic.
     public var now: Date
     public var logger: Logger
+    /// This attempt's own log (`lockstep logs`): the operator's lines and a program's stdout/stderr.
+    /// Secrets of `connections` and `variables` are masked in it; without a sink given it discards.
+    public var log: TaskLog
+    /// Every connection URI and password and every secret-named variable's value, for masking what the
+    /// operator reports outside the log (error messages, outputs of programs it ran).
+    public var secrets: SecretMask
 
     public init(
         dagID: String, runID: String, taskID: String, tryNumber: Int = 1, logicalDate: Date,
         params: [String: JSONValue] = [:], conf: JSONValue = .emptyObject, upstream: [String: JSONValue] = [:],
         variables: [String: String] = [:], connections: [String: String] = [:],
         deadline: ContinuousClock.Instant, dataDirectory: URL, reportsDirectory: URL, now: Date = Date(),
-        logger: Logger = Logger(label: "lockstep.operators")
+        logger: Logger = Logger(label: "lockstep.operators"), log: TaskLog? = nil
     ) {
         self.dagID = dagID
         self.runID = runID
@@ -55,6 +61,11 @@ public struct OperatorContext: Sendable {
         self.reportsDirectory = reportsDirectory
         self.now = now
         self.logger = logger
+        let secrets = SecretMask(connections: connections, variables: variables)
+        self.secrets = secrets
+        let log = log ?? .discarding(AttemptID(runID: runID, taskID: taskID, tryNumber: tryNumber))
+        log.protect(secrets)
+        self.log = log
     }
 
     /// Time left before the deadline, capped at `cap`; a timeout error once nothing is left.
@@ -67,30 +78,55 @@ public struct OperatorContext: Sendable {
         return left
     }
 
-    /// The logger with this attempt's identity attached.
+    /// The logger with this attempt's identity attached; its lines of level info and above also go to
+    /// the attempt's log (`log`), masked.
     public var taskLogger: Logger {
-        var log = logger
-        log[metadataKey: "dag"] = .string(dagID)
-        log[metadataKey: "run"] = .string(runID)
-        log[metadataKey: "task"] = .string(taskID)
-        log[metadataKey: "try"] = .stringConvertible(tryNumber)
-        return log
+        var out = logger
+        if log.isRecording {
+            let (base, taskLog) = (logger.handler, log)
+            out = Logger(label: logger.label) { _ in MultiplexLogHandler([base, TaskLogHandler(log: taskLog)]) }
+        }
+        out[metadataKey: "dag"] = .string(dagID)
+        out[metadataKey: "run"] = .string(runID)
+        out[metadataKey: "task"] = .string(taskID)
+        out[metadataKey: "try"] = .stringConvertible(tryNumber)
+        return out
     }
 }
 
-/// What a successful attempt produced.
+/// What an attempt that did not fail produced.
 public struct OperatorResult: Sendable, Hashable {
+    /// How the attempt ended: it did its work, or it decided there was nothing to do.
+    public enum Disposition: Sendable, Hashable {
+        case succeeded
+        /// The task should end `skipped` (Airflow's AirflowSkipException), not succeeded and not retried:
+        /// downstream tasks then follow their trigger rules for a skipped upstream.
+        case skipped(reason: String)
+    }
+
     /// A JSON object, handed to downstream tasks as their upstream output (Airflow's XCom).
     public var output: JSONValue
     /// Non-fatal problems: the run shows "succeeded with warnings".
     public var warnings: [String]
     public var events: [EmittedEvent]
+    public var disposition: Disposition
 
     public init(output: JSONValue = .emptyObject, warnings: [String] = [], events: [EmittedEvent] = []) {
         self.output = output
         self.warnings = warnings
         self.events = events
+        disposition = .succeeded
     }
+
+    /// An attempt that asks for its task to be skipped, with why (and what it wrote, if anything).
+    public static func skipped(_ reason: String, output: JSONValue = .emptyObject, warnings: [String] = []) -> OperatorResult {
+        var result = OperatorResult(output: output, warnings: warnings)
+        result.disposition = .skipped(reason: reason)
+        return result
+    }
+
+    public var isSkipped: Bool { if case .skipped = disposition { return true }; return false }
+    public var skipReason: String? { if case .skipped(let reason) = disposition { return reason }; return nil }
 }
 
 /// An event the worker publishes on the operator's behalf once the attempt's result is recorded.
