@@ -89,7 +89,7 @@ public final class InProcessLockstep: @unchecked Sendable {
         if let idempotencyKey { data["idempotency_key"] = .string(idempotencyKey) }
         let event = runtime.event(id: id, component: "test", type: EventType.runRequested, data: .object(data))
         try await runtime.publish(event, to: runtime.topics.runRequests, key: dagID)
-        return idempotencyKey.map { "\(dagID)~\($0)" } ?? "\(dagID)~\(id)"
+        return .requested(dagID: dagID, idempotencyKey: idempotencyKey ?? id)
     }
 
     /// The run as last committed, once `condition` holds for it (or fails after `timeout` of real time).

@@ -25,6 +25,7 @@ public enum WireCodec {
             attemptFields(&o, attempt)
             o["output"] = success.output
             o["warnings"] = .array(success.warnings.map(JSONValue.string))
+            o.set("skipped", success.skipped)
             return (EventType.attemptSucceeded, o.json)
         case .taskFailed(let attempt, let failure):
             attemptFields(&o, attempt)
@@ -65,7 +66,8 @@ public enum WireCodec {
             return .taskStarted(try attempt(f), worker: try f.optionalString("worker") ?? "unknown")
         case EventType.attemptSucceeded:
             let f = try WireFields(event.data, type: type)
-            return .taskSucceeded(try attempt(f), TaskSuccess(output: f.json("output") ?? .emptyObject, warnings: try f.strings("warnings")))
+            return .taskSucceeded(try attempt(f), TaskSuccess(
+                output: f.json("output") ?? .emptyObject, warnings: try f.strings("warnings"), skipped: try f.optionalString("skipped")))
         case EventType.attemptFailed:
             let f = try WireFields(event.data, type: type)
             let e = try WireFields(f.json("error"), type: type + " error")

@@ -206,14 +206,19 @@ struct Step {
         if task.state == .running, spec(run.dagID, attempt.taskID)?.timeout != nil {
             commands.append(.cancelTimer(TimerID(attempt: attempt, kind: .timeout)))
         }
+        let skipped = success.skipped != nil
         updateTask(attempt.task) {
-            $0.state = .succeeded
+            $0.state = skipped ? .skipped : .succeeded
             $0.output = success.output
             $0.warnings = success.warnings
             $0.attempts[$0.attempts.count - 1].finishedAt = now
-            $0.attempts[$0.attempts.count - 1].outcome = .succeeded
+            $0.attempts[$0.attempts.count - 1].outcome = skipped ? .skipped : .succeeded
         }
-        publish(.taskSucceeded, run, task: attempt, output: success.output, warnings: success.warnings)
+        if let reason = success.skipped {
+            publish(.taskSkipped, run, task: attempt, output: success.output, warnings: success.warnings, reason: reason)
+        } else {
+            publish(.taskSucceeded, run, task: attempt, output: success.output, warnings: success.warnings)
+        }
     }
 
     mutating func timedOut(_ attempt: AttemptID) {

@@ -67,9 +67,13 @@ public struct TaskSuccess: Sendable, Hashable, Codable {
     public var output: JSONValue
     /// Things that went wrong without failing the task (e.g. a sync skipped because FastAPI was down).
     public var warnings: [String]
-    public init(output: JSONValue = .emptyObject, warnings: [String] = []) {
+    /// Set when the attempt asked for its task to be skipped (a command's skip exit code, Airflow's
+    /// AirflowSkipException): the task ends `skipped`, not succeeded, and is not retried.
+    public var skipped: String?
+    public init(output: JSONValue = .emptyObject, warnings: [String] = [], skipped: String? = nil) {
         self.output = output
         self.warnings = warnings
+        self.skipped = skipped
     }
 }
 

@@ -42,7 +42,7 @@ public enum TaskState: String, Sendable, Hashable, Codable {
 
 /// How one try ended.
 public enum AttemptOutcome: String, Sendable, Hashable, Codable {
-    case succeeded, failed, timedOut = "timed_out", cancelled
+    case succeeded, failed, timedOut = "timed_out", cancelled, skipped
 }
 
 /// One try of a task (Airflow's task try).

@@ -178,7 +178,7 @@ public final class Worker: Service, Sendable {
         var emitted: [EmittedEvent] = []
         switch outcome {
         case .success(let r):
-            result = .taskSucceeded(attempt, TaskSuccess(output: r.output, warnings: r.warnings))
+            result = .taskSucceeded(attempt, TaskSuccess(output: r.output, warnings: r.warnings, skipped: r.skipReason))
             emitted = r.events
         case .failure(let error) where error.category == .timeout && dispatch.timeout != nil && deadline.hasPassed(on: runtime.clock):
             result = .taskTimedOut(attempt)
@@ -207,10 +207,11 @@ public final class Worker: Service, Sendable {
             tryNumber: dispatch.attempt.tryNumber, logicalDate: dispatch.logicalDate, params: dispatch.params,
             conf: dispatch.conf, upstream: dispatch.inputs, variables: runtime.config.variables,
             connections: runtime.config.connections, deadline: deadline.budget, dataDirectory: options.dataDirectory,
-            reportsDirectory: options.reportsDirectory, now: runtime.clock.now, logger: runtime.logger)
+            reportsDirectory: options.reportsDirectory, now: runtime.clock.now, logger: runtime.logger,
+            log: TaskLog(attempt: dispatch.attempt, sink: runtime.store))
         let clock = runtime.clock
         let registry = self.registry
-        return await withTaskGroup(of: Result<OperatorResult, OperatorError>?.self) { group in
+        let outcome = await withTaskGroup(of: Result<OperatorResult, OperatorError>?.self) { group in
             group.addTask { await registry.run(dispatch.operator, context) }
             group.addTask {
                 try? await clock.sleep(until: deadline.at.addingTimeInterval(Self.deadlineGrace.timeInterval))
@@ -222,6 +223,10 @@ public final class Worker: Service, Sendable {
             }
             return .failure(OperatorError(.cancelled, "attempt cancelled", retryable: true))
         }
+        // The attempt's last log lines are stored before its result, so a follower that sees the
+        // attempt end has every line.
+        _ = await context.log.finish()
+        return outcome
     }
 
     private func publishResult(_ result: EngineEvent, id: String) async throws {
