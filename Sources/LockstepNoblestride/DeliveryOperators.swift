@@ -5,8 +5,12 @@ import LockstepDrivers
 
 /// `notify_training_complete`: POSTs the `train_model` metadata to FastAPI, retried within the
 /// deadline; a 4xx other than 408/429 means the payload is wrong and fails at once, not retryable.
+/// The seed's four fields always; a real trainer's `metrics` and `baseline` too when its output has
+/// them. With `announce: true` it also publishes `lockstep.model.trained` once FastAPI accepted the
+/// model (the real trainer is a `command` task and publishes nothing itself).
 struct NotifyTrainingCompleteOperator: TaskOperator {
     static let metadataKeys = ["model_type", "training_samples", "training_timestamp", "model_version"]
+    static let evaluationKeys = ["metrics", "baseline"]
 
     func run(_ context: OperatorContext) async throws(OperatorError) -> OperatorResult {
         let params = try Params(context)
@@ -20,10 +24,17 @@ struct NotifyTrainingCompleteOperator: TaskOperator {
             }
             payload[key] = value
         }
+        for key in Self.evaluationKeys { if let value = trained[key] { payload[key] = value } }
         let key = IdempotencyKey.make(dagID: context.dagID, runID: context.runID, taskID: context.taskID)
         let receipt = try await delivery.post(.object(payload), key: key, context)
         let response = receipt.response.json
         context.taskLogger.info("training-complete delivered", metadata: ["attempts": .stringConvertible(receipt.attempts)])
+        var events: [EmittedEvent] = []
+        if try params.bool("announce", default: false) {
+            var announced = payload
+            for field in ["artifact_path", "lift_over_popularity", "evaluated_investors"] { if let value = trained[field] { announced[field] = value } }
+            events.append(EmittedEvent(.modelTrained, data: .object(announced), subject: payload["model_version"]?.stringValue))
+        }
         return OperatorResult(output: [
             "status": "delivered",
             "url": .string(Redacted.uri(delivery.url.absoluteString)),
@@ -33,7 +44,7 @@ struct NotifyTrainingCompleteOperator: TaskOperator {
             "duplicate": .bool(response?["duplicate"]?.boolValue ?? false),
             "model_version": payload["model_version"] ?? .null,
             "response": response ?? .null,
-        ])
+        ], events: events)
     }
 }
 

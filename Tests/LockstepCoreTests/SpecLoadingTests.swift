@@ -12,7 +12,7 @@ enum RepoConfig {
     }()
     static let operators: Set<String> = [
         "http_health_check", "multi_health_check", "postgres_counts", "table_summary", "preprocess", "train_model",
-        "notify_training_complete", "sync_fastapi", "integration_report", "noop", "sleep", "fail",
+        "notify_training_complete", "sync_fastapi", "integration_report", "noop", "sleep", "fail", "command", "sql", "http",
     ]
     static func config() throws -> LockstepConfig {
         let file = root.appendingPathComponent("config/lockstep.yaml")
@@ -39,7 +39,7 @@ enum RepoConfig {
         let training = try #require(dags.first { $0.id == "recommender_training_pipeline" })
         #expect(training.schedule == "0 2 * * *" && training.timezone == "UTC" && !training.catchup && training.maxActiveRuns == 1)
         #expect(training.owner == "recommendation-team")
-        #expect(training.tasks.map(\.id) == ["check_fastapi_health", "extract_data", "preprocess_data", "train_model", "notify_training_complete"])
+        #expect(training.tasks.map(\.id) == ["check_fastapi_health", "extract_data", "preprocess_data", "train_model", "quality_gate", "notify_training_complete"])
         let health = try #require(training.task("check_fastapi_health"))
         #expect(health.timeout == .seconds(30))
         #expect(health.retry == RetryPolicy(retries: 2, delay: .seconds(300)))

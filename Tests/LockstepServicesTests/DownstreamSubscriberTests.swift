@@ -21,6 +21,7 @@ import Testing
         let root = TestPaths.packageRoot
         var config = try DeploymentFiles.readConfig(root.appendingPathComponent("config/lockstep.yaml"))
         config.variables["FASTAPI_BASE_URL"] = fastapi.baseURL
+        config.variables["ML_DIR"] = root.appendingPathComponent("ml").path
         config.connections["noblestride_postgres"] = cluster.uri()
         let dags = try DeploymentFiles.readDags(root.appendingPathComponent("config/dags"), config: config, registry: .allPacks)
         let dir = try TestPaths.temporaryDirectory("lockstep-downstream")

@@ -131,6 +131,7 @@ final class SystemCluster: @unchecked Sendable {
             "LOCKSTEP_VAR_REPORTS_DIR": reportsDirectory.path,
             "LOCKSTEP_CONN_NOBLESTRIDE_POSTGRES": postgres.uri(database: "noblestride"),
             "LOCKSTEP_PACKS": SystemDags.environment["LOCKSTEP_PACKS"]!,
+            "LOCKSTEP_VAR_ML_DIR": TestPaths.packageRoot.appendingPathComponent("ml").path,
             // Ours come from the command line: nothing from the test's own environment may override them.
             "LOCKSTEP_BUS": "", "LOCKSTEP_STATE": "",
         ]

@@ -27,6 +27,9 @@ class ModelMetadata(BaseModel):
     training_samples: int
     training_timestamp: str
     model_version: str
+    # A real trainer's held-out evaluation: the model's metrics and the baselines' (popularity, random).
+    metrics: Optional[Dict[str, float]] = None
+    baseline: Optional[Dict[str, Dict[str, float]]] = None
 
 
 class SyncPackage(BaseModel):
@@ -106,7 +109,7 @@ async def training_complete(
     state.received.append({
         "kind": kind,
         "idempotency_key": idempotency_key,
-        "payload": payload.model_dump(),
+        "payload": payload.model_dump(exclude_none=True),
         "received_at": datetime.now(timezone.utc).isoformat(),
     })
     return {"status": "accepted", "duplicate": False, "kind": kind}

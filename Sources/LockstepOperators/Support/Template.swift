@@ -31,6 +31,8 @@ public struct TemplateRenderer: Sendable {
             "run.try_number": String(context.tryNumber),
             "dag.id": context.dagID,
             "task.id": context.taskID,
+            // The worker's data directory (`--data-dir`): where artifacts such as trained models go.
+            "lockstep.data_dir": context.dataDirectory.path,
         ]
         conf = context.conf
         origin = "\(context.dagID).\(context.taskID)"
@@ -98,7 +100,7 @@ public struct TemplateRenderer: Sendable {
             return value.stringValue ?? value.canonicalJSON()
         }
         guard let value = values[expression] else {
-            throw .config("task \(origin): unknown template expression `{{ \(expression) }}`; use var.NAME, conn.NAME, conf.KEY, upstream.TASK.FIELD, run.id, run.logical_date, run.try_number, dag.id or task.id")
+            throw .config("task \(origin): unknown template expression `{{ \(expression) }}`; use var.NAME, conn.NAME, conf.KEY, upstream.TASK.FIELD, run.id, run.logical_date, run.try_number, dag.id, task.id or lockstep.data_dir")
         }
         return value
     }
