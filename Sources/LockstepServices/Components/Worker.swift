@@ -95,8 +95,8 @@ public final class Worker: Service, Sendable {
         do {
             for try await record in consumer.records.cancelOnGracefulShutdown() {
                 // Returns once the record's effect is stored (its claim, and its result when it ran) or
-                // it was handed to another worker; throws when shutting down first or on an error
-                // retrying cannot fix. Either way its offset is committed only after that.
+                // another worker took the attempt over; throws, leaving the record uncommitted, when
+                // shutting down first or on an error retrying cannot fix.
                 try await handle(record, slot: slot)
                 await runtime.commit(record.position, on: consumer)
             }
