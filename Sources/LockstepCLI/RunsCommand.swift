@@ -45,10 +45,15 @@ struct RunsListCommand: AsyncParsableCommand {
             print("no runs\(dag.map { " of \($0)" } ?? "")")
             return
         }
+        // What the components last said about themselves: an unfinished run whose coordinator or
+        // worker is waiting, recovering or silent says so, instead of looking merely slow.
+        let heartbeats = try await store.heartbeats()
+        let now = Date()
         for run in runs {
             let duration = run.startedAt.map { start in format((run.finishedAt ?? Date()).timeIntervalSince(start)) } ?? "-"
             print("\(run.id)  \(run.dagID)  \(run.statusText.uppercased())  trigger=\(run.trigger.label)  logical=\(ISO8601.format(run.logicalDate))  duration=\(duration)")
             if let failure = run.failure, run.state != .succeeded { print("  cause: \(failure)") }
+            for reason in RunWaiting.reasons(for: run, heartbeats: heartbeats, now: now) { print("  \(reason)") }
             var rows = [["  TASK", "STATE", "TRIES", "DURATION", "DETAIL"]]
             let ordered = run.tasks.values.sorted { ($0.attempts.first?.scheduledAt ?? .distantFuture, $0.taskID) < ($1.attempts.first?.scheduledAt ?? .distantFuture, $1.taskID) }
             for task in ordered {

@@ -1,4 +1,5 @@
 import CRdKafka
+import LockstepBus
 
 /// A failure reported by librdkafka or by the broker, with its code and what the bus was doing.
 public struct KafkaError: Error, Sendable, Hashable, CustomStringConvertible {
@@ -85,4 +86,10 @@ public enum KafkaSetupError: Error, Sendable, Hashable, CustomStringConvertible 
             return "no Kafka bootstrap servers: give kafka://host:port or set LOCKSTEP_KAFKA_BOOTSTRAP_SERVERS"
         }
     }
+}
+
+/// Components retry what a passing condition of the cluster failed, and stop on the rest: a fatal
+/// error needs a new client, and the process restarting is how it gets one.
+extension KafkaError: RetryableError {
+    public var isRetryable: Bool { isRetriable && !isFatal }
 }

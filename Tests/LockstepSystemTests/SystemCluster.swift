@@ -18,7 +18,6 @@ import Testing
 /// and call `prepare()` first, which restarts any component an earlier test killed and puts the
 /// FastAPI knobs back to healthy.
 final class SystemCluster: @unchecked Sendable {
-    let broker: TansuBroker
     let postgres: PostgresCluster
     let fastapi: FastAPIService
     let node: NodeService
@@ -26,14 +25,30 @@ final class SystemCluster: @unchecked Sendable {
     let configFile: URL
     let dagsDirectory: URL
     let reportsDirectory: URL
-    let busURL: String
-    let stateURI: String
-    /// A client of our own on the same broker: producers publish run requests with it, and it reads topics.
-    let bus: KafkaBus
-    /// The same PostgreSQL state store the components write (read here, never written).
-    let store: StateStore
     let topics = Topics()
     let dags: [DagSpec]
+
+    /// The broker and the state database the components use now, with our own clients of them.
+    /// Replaced by `relocate` (a fresh broker, another database); guarded by `lock`.
+    private struct Target {
+        var broker: TansuBroker
+        var stateURI: String
+        var bus: KafkaBus
+        var store: StateStore?
+    }
+    private var target: Target
+
+    var broker: TansuBroker { lock.withLock { target.broker } }
+    var busURL: String { broker.busURL() }
+    var stateURI: String { lock.withLock { target.stateURI } }
+    /// A client of our own on the same broker: producers publish run requests with it, and it reads topics.
+    var bus: KafkaBus { lock.withLock { target.bus } }
+    /// The same PostgreSQL state store the components write (read here; opening it migrates like any
+    /// component would, which is why `relocate` can leave it closed until the components are up).
+    var store: StateStore {
+        guard let store = lock.withLock({ target.store }) else { preconditionFailure("the state store client is not open: call openStore()") }
+        return store
+    }
 
     private let lock = NSLock()
     private var components: [String: ManagedProcess] = [:]
@@ -51,9 +66,11 @@ final class SystemCluster: @unchecked Sendable {
     /// The suite's one system, started on first use and stopped when the test process exits.
     static func shared() async throws -> SystemCluster { try await SharedSystem.instance.get() }
 
+    /// The fault-tolerance suite's system (another broker, database and set of processes).
+    static func sharedForFaults() async throws -> SystemCluster { try await SharedSystem.faults.get() }
+
     private init(broker: TansuBroker, postgres: PostgresCluster, fastapi: FastAPIService, node: NodeService, root: URL,
                  configFile: URL, dagsDirectory: URL, reportsDirectory: URL, stateURI: String, dags: [DagSpec]) async throws {
-        self.broker = broker
         self.postgres = postgres
         self.fastapi = fastapi
         self.node = node
@@ -61,15 +78,17 @@ final class SystemCluster: @unchecked Sendable {
         self.configFile = configFile
         self.dagsDirectory = dagsDirectory
         self.reportsDirectory = reportsDirectory
-        self.stateURI = stateURI
         self.dags = dags
-        busURL = broker.busURL()
-        bus = try KafkaBus(config: KafkaConfig(
-            bootstrapServers: [broker.bootstrap], properties: TansuBroker.clientProperties, requestTimeout: .seconds(20)))
-        store = try await StateStore(.postgres(uri: stateURI))
+        target = Target(broker: broker, stateURI: stateURI, bus: try Self.client(of: broker), store: try await StateStore(.postgres(uri: stateURI)))
     }
 
-    static func start() async throws -> SystemCluster {
+    private static func client(of broker: TansuBroker) throws -> KafkaBus {
+        try KafkaBus(config: KafkaConfig(bootstrapServers: [broker.bootstrap], properties: TansuBroker.clientProperties, requestTimeout: .seconds(20)))
+    }
+
+    /// `start()` starts every component, one group at a time; `startComponents: false` leaves that
+    /// to the test (e.g. to start them all at the same instant).
+    static func start(startComponents: Bool = true) async throws -> SystemCluster {
         guard TansuBroker.isAvailable else { throw TestSupportError("tansu is not installed: run scripts/install-deps.sh") }
         let lockstep = TestPaths.lockstepExecutable
         guard FileManager.default.isExecutableFile(atPath: lockstep.path) else {
@@ -83,7 +102,7 @@ final class SystemCluster: @unchecked Sendable {
         let postgres = try await postgresStart
         let fastapi = try await fastapiStart
         let node = try await nodeStart
-        try postgres.psql("CREATE DATABASE lockstep_state")
+        try createStateDatabase("lockstep_state", on: postgres)
 
         let root = try TestPaths.temporaryDirectory("lockstep-system")
         let (configFile, dagsDirectory) = try SystemDags.write(into: root)
@@ -93,10 +112,57 @@ final class SystemCluster: @unchecked Sendable {
         let system = try await SystemCluster(
             broker: broker, postgres: postgres, fastapi: fastapi, node: node, root: root, configFile: configFile,
             dagsDirectory: dagsDirectory, reportsDirectory: reports, stateURI: postgres.uri(database: "lockstep_state"), dags: dags)
+        guard startComponents else { return system }
         // The coordinator first, so the topics exist before anyone subscribes or reads.
         for name in componentNames { try system.startComponent(name) }
         for name in componentNames where name != "scheduler" { try await system.waitUntilAssigned(name) }
         return system
+    }
+
+    /// A database for the state store. Commits are durable when acknowledged, as with PostgreSQL's
+    /// default: the test cluster runs with `synchronous_commit=off` for speed, under which an
+    /// immediate stop loses the last commits the store was told were done — a loss no component
+    /// can make up for, and not one a real deployment has.
+    static func createStateDatabase(_ name: String, on postgres: PostgresCluster) throws {
+        try postgres.psql("CREATE DATABASE \(name)")
+        try postgres.psql("ALTER DATABASE \(name) SET synchronous_commit = on")
+    }
+
+    /// Moves the system to a fresh broker and/or another state database: kills every component
+    /// (marked as intended), replaces our own clients, and starts nothing. With `openStore: false`
+    /// our store client stays closed (`openStore()` opens it) so that the components are the ones
+    /// that find the database as it is and migrate it.
+    func relocate(freshBroker: Bool, stateDatabase: String?, openStore: Bool = true) async throws {
+        for name in Self.componentNames { kill9(name) }
+        lock.withLock { components = [:] }
+        let old = lock.withLock { target }
+        await old.bus.close()
+        await old.store?.close()
+        var next = old
+        next.store = nil
+        if freshBroker {
+            // SIGKILL: nothing on it is needed again, and Tansu takes its time over a SIGTERM.
+            old.broker.process.kill9()
+            next.broker = try await TansuBroker.start()
+            next.bus = try Self.client(of: next.broker)
+        } else {
+            next.bus = try Self.client(of: old.broker)
+        }
+        if let stateDatabase { next.stateURI = postgres.uri(database: stateDatabase) }
+        lock.withLock { target = next }
+        if openStore { try await self.openStore() }
+    }
+
+    /// Opens our client of the current state database (migrating it, as any component would).
+    func openStore() async throws {
+        let store = try await StateStore(.postgres(uri: stateURI))
+        lock.withLock { target.store = store }
+    }
+
+    /// Starts every component at the same instant (no waiting between them), as a deployment whose
+    /// processes all start together would.
+    func startAllComponents() throws {
+        for name in Self.componentNames { try startComponent(name) }
     }
 
     func stop() {
@@ -105,18 +171,17 @@ final class SystemCluster: @unchecked Sendable {
         components = [:]
         lock.unlock()
         for process in running { process.stop(grace: .seconds(5)) }
-        let bus = self.bus
-        let store = self.store
+        let target = lock.withLock { self.target }
         let done = DispatchSemaphore(value: 0)
         Task.detached {
-            await bus.close()
-            await store.close()
+            await target.bus.close()
+            await target.store?.close()
             done.signal()
         }
         _ = done.wait(timeout: .now() + 10)
         fastapi.stop()
         node.stop()
-        broker.stop()
+        target.broker.stop()
         postgres.stop()
         try? FileManager.default.removeItem(at: root)
     }
@@ -243,6 +308,26 @@ final class SystemCluster: @unchecked Sendable {
             if !process.isRunning { throw SystemTestFailure("\(name) exited (status \(process.process.terminationStatus))", system: self) }
             return process.log.contains(text)
         }
+    }
+
+    /// How far each running component's log has got: `logs(since:)` gives what was written after.
+    func logMarks() -> [String: Int] {
+        lock.withLock { components.mapValues { $0.log.utf8.count } }
+    }
+
+    /// What each component still running logged since `marks`.
+    func logs(since marks: [String: Int]) -> [String: String] {
+        let running = lock.withLock { components }
+        return running.reduce(into: [:]) { out, entry in
+            let bytes = Array(entry.value.log.utf8)
+            let from = min(marks[entry.key] ?? 0, bytes.count)
+            out[entry.key] = String(decoding: bytes[from...], as: UTF8.self)
+        }
+    }
+
+    /// The process id of each component running now.
+    func pids() -> [String: Int32] {
+        lock.withLock { components.filter { $0.value.isRunning }.mapValues(\.pid) }
     }
 
     /// Every component's log (killed ones too), the broker's tail, for failure messages.
@@ -429,15 +514,24 @@ struct SystemTestFailure: Error, CustomStringConvertible {
     var description: String { summary + "\n--- component logs ---" + logs }
 }
 
-/// Starts the suite's system once, however many tests ask; stops it when the process exits.
+/// Starts a suite's system once, however many tests ask; stops it when the process exits.
 private actor SharedSystem {
-    static let instance = SharedSystem()
+    /// `SystemTests`' system, its components started one group at a time.
+    static let instance = SharedSystem(startComponents: true)
+    /// `FaultToleranceTests`' own system: it restarts the database and freezes the broker, which no
+    /// other suite's tests should feel. Its tests start the components themselves.
+    static let faults = SharedSystem(startComponents: false)
+
+    private let startComponents: Bool
     private var starting: Task<SystemCluster, any Error>?
+
+    init(startComponents: Bool) { self.startComponents = startComponents }
 
     func get() async throws -> SystemCluster {
         if let starting { return try await starting.value }
+        let startComponents = self.startComponents
         let task = Task { () throws -> SystemCluster in
-            let system = try await SystemCluster.start()
+            let system = try await SystemCluster.start(startComponents: startComponents)
             ExitCleanup.register { system.stop() }
             return system
         }

@@ -14,10 +14,12 @@ import LockstepTestSupport
 ///   while it runs.
 /// - `system_pooled_sleep`: one `ml_training_pool` task that sleeps 1 s, up to 3 runs at once, so the
 ///   pool's 2 slots are contended when its runs are triggered together with both pipelines.
+/// - `system_noop`: two no-op tasks: a run that shows every component came up, and nothing else.
 enum SystemDags {
     static let fastRetryTraining = "system_training_fast_retry"
     static let sleep = "system_sleep"
     static let pooledSleep = "system_pooled_sleep"
+    static let noop = "system_noop"
     static let training = "recommender_training_pipeline"
     static let integration = "noblestride_integration_pipeline"
     /// The seed's pipelines need the Noblestride pack; the test DAGs' `sleep` lives in the testing pack.
@@ -60,6 +62,23 @@ enum SystemDags {
 
         """
 
+    static let noopDag = """
+        # System test DAG: two no-op tasks, for a run that needs nothing but the components themselves.
+        id: system_noop
+        description: start, then finish
+        timezone: UTC
+        catchup: false
+        max_active_runs: 16
+        default_args: {owner: system-tests, retries: 0, retry_delay: 1s}
+        tasks:
+          - id: start
+            operator: noop
+          - id: finish
+            operator: noop
+            upstream: [start]
+
+        """
+
     /// Writes `config/lockstep.yaml` and `config/dags/*.yaml` under `root`; returns (config file, DAG dir).
     static func write(into root: URL) throws -> (URL, URL) {
         let source = TestPaths.packageRoot.appendingPathComponent("config")
@@ -75,6 +94,7 @@ enum SystemDags {
         try Data(fastRetry(from: trainingText).utf8).write(to: dags.appendingPathComponent("\(fastRetryTraining).yaml"))
         try Data(sleepDag.utf8).write(to: dags.appendingPathComponent("\(sleep).yaml"))
         try Data(pooledSleepDag.utf8).write(to: dags.appendingPathComponent("\(pooledSleep).yaml"))
+        try Data(noopDag.utf8).write(to: dags.appendingPathComponent("\(noop).yaml"))
         return (configFile, dags)
     }
 

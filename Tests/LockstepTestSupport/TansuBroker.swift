@@ -74,4 +74,15 @@ public final class TansuBroker: @unchecked Sendable {
     public var isRunning: Bool { process.isRunning }
 
     public func stop() { process.stop() }
+
+    /// Freezes the broker (SIGSTOP): its connections stay open and nothing answers, as with a broker
+    /// stalled by a long GC pause, a frozen VM or a network path that silently drops everything.
+    public func pause() {
+        if process.isRunning { kill(process.pid, SIGSTOP) }
+    }
+
+    /// Lets a paused broker go on (SIGCONT).
+    public func resume() {
+        kill(process.pid, SIGCONT)
+    }
 }

@@ -31,23 +31,35 @@ public final class Alerter: Service, Sendable {
         self.alerts = alerts
     }
 
+    static let component = "alerter"
+
+    /// Rides out a broker that is away: joining, dead-lettering and committing wait for it (the
+    /// dead letter's id is the record's position, so one sent twice is one).
     public func run() async throws {
-        try await runtime.createTopics()
-        let consumer = try await runtime.bus.subscribe(group: group, topics: [runtime.topics.runEvents])
-        runtime.logger.info("alerter: \(alerts.count) alert(s) on \(runtime.topics.runEvents)")
-        do {
-            for try await record in consumer.records.cancelOnGracefulShutdown() {
-                try await handle(record)
-                await runtime.commit(record.position, on: consumer)
+        try await runtime.withHeartbeat(Self.component, kind: .alerter) {
+            try await runtime.createTopicsPersistently(Self.component)
+            let consumer = try await runtime.subscribePersistently(Self.component, group: group, topics: [runtime.topics.runEvents])
+            runtime.health.set(Self.component, .running)
+            runtime.logger.info("alerter: \(alerts.count) alert(s) on \(runtime.topics.runEvents)")
+            do {
+                for try await record in consumer.records.cancelOnGracefulShutdown() {
+                    try await handle(record)
+                    await runtime.commit(record.position, on: consumer)
+                }
+            } catch is CancellationError {
+            } catch {
+                runtime.logger.error("alerter cannot go on: \(error)")
+                await consumer.close()
+                throw error
             }
-        } catch is CancellationError {}
-        await consumer.close()
+            await consumer.close()
+        }
     }
 
     func handle(_ record: BusRecord) async throws {
         let event: CloudEvent
         do { event = try CloudEvent(record) } catch {
-            try await runtime.deadLetter(record, component: "alerter", reason: error.description)
+            try await runtime.deadLetterPersistently(record, component: Self.component, reason: error.description)
             return
         }
         guard event.type.hasPrefix("lockstep."), let kind = LifecycleEvent.Kind(rawValue: String(event.type.dropFirst(9))),
@@ -58,7 +70,7 @@ public final class Alerter: Service, Sendable {
                 try await delivery.post(Self.payload(event, kind: kind, alert: spec.name), key: "\(spec.name):\(event.id)", logger: runtime.logger)
                 runtime.logger.info("alert \(spec.name): \(event.type) \(event.subject ?? "")")
             } catch {
-                try await runtime.deadLetter(record, component: "alerter", reason: "alert `\(spec.name)` was not delivered: \(error)")
+                try await runtime.deadLetterPersistently(record, component: Self.component, reason: "alert `\(spec.name)` was not delivered: \(error)")
             }
         }
     }

@@ -29,22 +29,100 @@ public final class Coordinator: Service, Sendable {
     /// depends_on_past.
     static let finishedRunsKept = 0
 
+    static let component = "coordinator"
+
     public func run() async throws {
-        let log = runtime.logger
-        log.info("coordinator waiting for the lease", metadata: ["store": .string(runtime.store.location.description)])
-        let lease = try await CoordinatorLease.acquire(runtime.store.location) {
-            log.info("another coordinator holds the lease; standing by until it stops")
+        do {
+            try await runtime.withHeartbeat(Self.component, kind: .coordinator) {
+                try await runtime.createTopicsPersistently(Self.component)
+                try await lead()
+            }
+        } catch is CancellationError {
+        } catch {
+            runtime.logger.error("coordinator cannot go on: \(error)")
+            throw error
         }
-        defer { lease.release() }
-        log.info("coordinator active")
-        try await runtime.createTopics()
+        runtime.logger.info("coordinator stopped")
+    }
+
+    /// Holds the lease and advances runs until a graceful shutdown. When the store or the broker
+    /// fails in a way trying again may fix — the store reconnected, so the lease (a session lock) may
+    /// have ended with the old session; the store or the broker stayed away past its budget; a
+    /// COMMIT's outcome is unknown — it stops consuming without committing the offsets it holds,
+    /// lets go of the lease, takes it again (standing by if another coordinator took it meanwhile),
+    /// reloads the state, republishes the outbox and goes on from the committed offsets. The records
+    /// after those are handled again, which changes nothing the store already has: the engine
+    /// ignores what it has seen. Anything else (a schema newer than this release, a failed
+    /// migration, a fatal bus error) ends the coordinator with its cause.
+    private func lead() async throws {
+        let log = runtime.logger
+        let health = runtime.health
+        /// Since when the coordinator has not been active, and why: set by a failure, cleared (and
+        /// logged once) when it is active again. Repeated failures of one outage log nothing more.
+        var outage: (since: ContinuousClock.Instant, cause: String)?
+        var failures = 0
+        log.info("coordinator waiting for the lease", metadata: ["store": .string(runtime.store.location.description)])
+        while true {
+            let lease = try await takeLease()
+            do {
+                try await advance(whenActive: {
+                    if let (since, cause) = outage {
+                        let seconds = String(format: "%.1f", (ContinuousClock.now - since).timeInterval)
+                        log.notice("coordinator active again after \(seconds)s (recovered from: \(cause))")
+                    } else {
+                        log.info("coordinator active")
+                    }
+                    outage = nil
+                    failures = 0
+                })
+                lease.release()
+                return
+            } catch {
+                lease.release()
+                guard TransientFailure.dependency(of: error) != nil else { throw error }
+                if Task.isShuttingDownGracefully || Task.isCancelled { return }
+                failures += 1
+                let cause = "\(error)"
+                health.set(Self.component, .recovering, detail: "re-acquiring the lease and reloading the state after: \(cause)")
+                if outage == nil {
+                    outage = (ContinuousClock.now, cause)
+                    log.warning("coordinator stopped consuming without committing the offsets it held (\(cause)); re-acquiring the lease, reloading the state and going on from the committed offsets")
+                } else {
+                    log.debug("coordinator recovery failed again: \(cause)")
+                }
+                // Only a failure that repeats backs off: the first recovery (after a restart) is immediate.
+                if failures > 1 {
+                    do { try await Task.sleep(for: ReconnectPolicy.standard.jitteredDelay(afterFailures: failures - 1)) } catch { return }
+                }
+            }
+        }
+    }
+
+    /// The lease, once it is ours; waits while the database is unreachable.
+    private func takeLease() async throws -> CoordinatorLease {
+        let log = runtime.logger, health = runtime.health, location = runtime.store.location
+        return try await runtime.persistently(Self.component, "taking the coordinator lease") {
+            try await CoordinatorLease.acquire(location, logger: log) {
+                health.set(Self.component, .standby, detail: "another coordinator holds the lease")
+                log.info("another coordinator holds the lease; standing by until it stops")
+            }
+        }
+    }
+
+    /// One term as the active coordinator: from loading the state to a graceful shutdown (returns)
+    /// or a failure (throws, having closed the consumer without committing what it held).
+    private func advance(whenActive active: () -> Void) async throws {
         var (state, timers) = try await runtime.store.loadEngine()
         state.forgetFinishedRuns(keepingPerDag: Self.finishedRunsKept)
         let timerWheel = TimerWheel(timers, clock: runtime.clock)
         try await flushOutbox()
-        let consumer = try await runtime.bus.subscribe(group: Self.group, topics: runtime.topics.coordinatorInputs)
+        let consumer = try await runtime.watchingBroker(Self.component, "joining group \(Self.group)") {
+            try await runtime.bus.subscribe(group: Self.group, topics: runtime.topics.coordinatorInputs)
+        }
+        runtime.health.set(Self.component, .running, detail: "active")
+        active()
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await self.fireTimers(timerWheel) }
+            group.addTask { await self.fireTimers(timerWheel) }
             defer { group.cancelAll() }
             // Offsets are committed in batches: a record handled again after a crash changes nothing,
             // and each commit is a durable write of its own. Real time, not the runtime's clock: this
@@ -55,23 +133,30 @@ public final class Coordinator: Service, Sendable {
             do {
                 for try await records in consumer.batches(max: Self.maxBatch).cancelOnGracefulShutdown() {
                     var step = StepOutput()
+                    var positions: [String: RecordPosition] = [:]
                     for record in records {
-                        pending["\(record.topic)/\(record.position.partition)"] = record.position
+                        positions["\(record.topic)/\(record.position.partition)"] = record.position
                         guard let event = try await decode(record) else { continue }  // dead-lettered or audit-only
                         apply(event, from: record, to: &state, into: &step)
                     }
                     sent = try await finish(step, state: &state, timers: timerWheel, sent: sent)
+                    // Only now are these records' effects in the store: their offsets may be committed.
+                    pending.merge(positions) { _, new in new }
                     if !pending.isEmpty && ContinuousClock.now - lastCommit > Self.commitInterval {
                         for position in pending.values { await runtime.commit(position, on: consumer) }
                         pending = [:]
                         lastCommit = ContinuousClock.now
                     }
                 }
-            } catch is CancellationError {}
+            } catch is CancellationError {
+            } catch {
+                // Leaving the group hands the uncommitted records to whoever holds the lease next.
+                await consumer.close()
+                throw error
+            }
             for position in pending.values { await runtime.commit(position, on: consumer) }
             await consumer.close()
         }
-        log.info("coordinator stopped")
     }
 
     /// How long handled records may wait for their offsets to be committed.
@@ -96,16 +181,22 @@ public final class Coordinator: Service, Sendable {
             guard let event = try WireCodec.decodeEngineEvent(cloudEvent) else {
                 // The ops topic is also the audit trail: entries the engine has no part in are fine there.
                 if record.topic == runtime.topics.ops && cloudEvent.type.hasPrefix("lockstep.ops.") { return nil }
-                try await runtime.deadLetter(record, component: "coordinator", reason: "unknown event type `\(cloudEvent.type)` on \(record.topic)")
+                try await deadLetter(record, reason: "unknown event type `\(cloudEvent.type)` on \(record.topic)")
                 return nil
             }
             return event
         } catch let error as EventDecodingError {
-            try await runtime.deadLetter(record, component: "coordinator", reason: error.description)
+            try await deadLetter(record, reason: error.description)
         } catch let error as WireError {
-            try await runtime.deadLetter(record, component: "coordinator", reason: error.description)
+            try await deadLetter(record, reason: error.description)
         }
         return nil
+    }
+
+    private func deadLetter(_ record: BusRecord, reason: String) async throws {
+        try await runtime.watchingBroker(Self.component, "dead-lettering \(record.position)") {
+            try await runtime.deadLetter(record, component: Self.component, reason: reason)
+        }
     }
 
     /// Applies one event and turns the engine's commands into outbox entries and timer changes.
@@ -174,7 +265,9 @@ public final class Coordinator: Service, Sendable {
             async let committed = runtime.store.commit(
                 state: snapshot, touched: step.touched, timersSet: step.timersSet, timersCleared: step.timersCleared,
                 outbox: step.outbox, deleteOutbox: sent)
-            async let published = records.isEmpty ? [] : runtime.bus.publish(records)
+            async let published = records.isEmpty ? [] : runtime.watchingBroker(Self.component, "publishing \(records.count) events") {
+                try await runtime.bus.publish(records)
+            }
             ids = try await committed
             _ = try await published
         }
@@ -196,11 +289,14 @@ public final class Coordinator: Service, Sendable {
     /// Publishes outbox entries in one batch; returns their ids.
     private func publish(_ entries: [(Int64, OutboxEntry)]) async throws -> [Int64] {
         guard !entries.isEmpty else { return [] }
-        try await runtime.bus.publish(entries.map { runtime.stamped($0.1.record) })
+        try await runtime.watchingBroker(Self.component, "republishing \(entries.count) outbox events") {
+            _ = try await runtime.bus.publish(entries.map { runtime.stamped($0.1.record) })
+        }
         return entries.map(\.0)
     }
 
-    /// What a crashed predecessor committed but did not get to publish.
+    /// What a crashed predecessor (or this coordinator, before a recovery) committed but did not get
+    /// to publish, or published without yet deleting it from the outbox.
     private func flushOutbox() async throws {
         while true {
             let pending = try await runtime.store.pendingOutbox()
@@ -211,27 +307,42 @@ public final class Coordinator: Service, Sendable {
     }
 
     /// Publishes a `timer.fired` event for each timer that is due; the event comes back through the
-    /// results topic, so timer firings are in the log like everything else.
-    private func fireTimers(_ wheel: TimerWheel) async throws {
+    /// results topic, so timer firings are in the log like everything else. A timer whose publish
+    /// fails is tried again, backing off in real time (a bus recovers in real time), and the outage
+    /// is reported once, not once per try.
+    private func fireTimers(_ wheel: TimerWheel) async {
+        var failures = 0
+        var outage: ComponentHealth.WaitToken?
         while !Task.isCancelled {
             let due = await wheel.takeDue()
             var failed = false
             for timer in due {
                 let (type, data) = WireCodec.encode(.timerFired(timer))
-                let event = runtime.event(id: "timer/\(timer)", component: "coordinator", type: type, subject: timer.description, data: data)
+                let event = runtime.event(id: "timer/\(timer)", component: Self.component, type: type, subject: timer.description, data: data)
                 do {
-                    try await runtime.publish(event, to: runtime.topics.taskResults, key: timer.attempt.runID)
+                    try await runtime.watchingBroker(Self.component, "publishing timer \(timer)") {
+                        try await runtime.publish(event, to: runtime.topics.taskResults, key: timer.attempt.runID)
+                    }
                 } catch {
                     await wheel.retry(timer)
-                    runtime.logger.error("could not publish timer \(timer): \(error)")
                     failed = true
+                    if outage == nil {
+                        outage = runtime.health.beginWait(Self.component, on: TransientFailure.dependency(of: error) ?? .broker,
+                                                          detail: "publishing timer \(timer): \(error)", logger: runtime.logger)
+                    }
                 }
             }
-            // A timer to publish again is due at once: pause in real time, as a bus recovers in real
-            // time (the wheel's own wait, at least 1 ms, did this before it followed the runtime's clock).
-            if failed { try? await Task.sleep(for: .milliseconds(1)) }
+            if failed {
+                failures += 1
+                try? await Task.sleep(for: ReconnectPolicy.standard.jitteredDelay(afterFailures: failures))
+            } else if !due.isEmpty, let token = outage {
+                runtime.health.endWait(token, recovered: true, logger: runtime.logger)
+                outage = nil
+                failures = 0
+            }
             await wheel.waitForNextDue()
         }
+        if let outage { runtime.health.endWait(outage, recovered: false, logger: runtime.logger) }
     }
 }
 

@@ -77,24 +77,35 @@ public final class Worker: Service, Sendable {
     var topic: String { options.topic ?? runtime.topics.commands(for: options.role.queue) }
 
     public func run() async throws {
-        try await runtime.createTopics()
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for slot in 0..<max(1, options.concurrency) {
-                group.addTask { try await self.consume(slot: slot) }
+        try await runtime.withHeartbeat(options.name, kind: .worker, queue: options.role.queue.rawValue) {
+            try await runtime.createTopicsPersistently(options.name)
+            runtime.health.set(options.name, .running)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for slot in 0..<max(1, options.concurrency) {
+                    group.addTask { try await self.consume(slot: slot) }
+                }
+                try await group.waitForAll()
             }
-            try await group.waitForAll()
         }
     }
 
     private func consume(slot: Int) async throws {
-        let consumer = try await runtime.bus.subscribe(group: options.group, topics: [topic])
+        let consumer = try await runtime.subscribePersistently(options.name, group: options.group, topics: [topic])
         runtime.logger.info("\(options.name) slot \(slot) consuming \(topic)")
         do {
             for try await record in consumer.records.cancelOnGracefulShutdown() {
+                // Returns once the record's effect is stored (its claim, and its result when it ran) or
+                // another worker took the attempt over; throws, leaving the record uncommitted, when
+                // shutting down first or on an error retrying cannot fix.
                 try await handle(record, slot: slot)
                 await runtime.commit(record.position, on: consumer)
             }
-        } catch is CancellationError {}
+        } catch is CancellationError {
+        } catch {
+            runtime.logger.error("\(options.name) slot \(slot) cannot go on: \(error)")
+            await consumer.close()
+            throw error
+        }
         await consumer.close()
     }
 
@@ -112,35 +123,48 @@ public final class Worker: Service, Sendable {
     /// that honours the deadline to report its own timeout first.
     public static let deadlineGrace = Duration.milliseconds(500)
 
+    /// Store and bus calls of `handle`: tried again while the store or the broker is away (each is a
+    /// read, an idempotent write or a publish under a deterministic id), reported as this worker waiting.
+    private func persistently<T: Sendable>(_ what: String, _ operation: () async throws -> T) async throws -> T {
+        try await runtime.persistently(options.name, what, operation)
+    }
+
+    private func publishPersistently(_ event: CloudEvent, to topic: String, key: String) async throws {
+        try await runtime.publishPersistently(options.name, event, to: topic, key: key)
+    }
+
     func handle(_ record: BusRecord, slot: Int) async throws {
         let dispatch: TaskDispatch
         let redrive: Bool
         do {
             let event = try CloudEvent(record)
             guard event.type == EventType.taskDispatched else {
-                try await runtime.deadLetter(record, component: options.name, reason: "unexpected event type `\(event.type)` on \(record.topic)")
+                try await runtime.deadLetterPersistently(record, component: options.name, reason: "unexpected event type `\(event.type)` on \(record.topic)")
                 return
             }
             dispatch = try WireCodec.decodeDispatch(event)
             // A dead letter resubmitted after a fix runs again even though its attempt has a result.
             redrive = event.extensions[DeadLetters.redriveExtension] != nil
         } catch let error as EventDecodingError {
-            try await runtime.deadLetter(record, component: options.name, reason: error.description)
+            try await runtime.deadLetterPersistently(record, component: options.name, reason: error.description)
             return
         } catch let error as WireError {
-            try await runtime.deadLetter(record, component: options.name, reason: error.description)
+            try await runtime.deadLetterPersistently(record, component: options.name, reason: error.description)
             return
         }
         let attempt = dispatch.attempt
         let workerID = claimant(slot: slot)
-        // A command can arrive twice (a redelivery after a crash, an outbox republished by a restarted
-        // coordinator). An attempt that finished is answered with its recorded result; one that another
-        // live worker is running is waited for; one whose worker died is taken over.
+        // A command can arrive twice (a redelivery after a crash or a rebalance, an outbox republished
+        // by a restarted coordinator). An attempt that finished is answered with its recorded result;
+        // one that another live worker is running is waited for; one whose worker died is taken over.
         claiming: while true {
-            switch try await runtime.store.claim(attempt, worker: workerID, now: runtime.clock.now, staleAfter: Self.claimStaleAfter) {
+            let claim = try await persistently("claiming \(attempt)") {
+                try await runtime.store.claim(attempt, worker: workerID, now: runtime.clock.now, staleAfter: Self.claimStaleAfter)
+            }
+            switch claim {
             case .finished(let recorded) where !redrive:
                 runtime.logger.info("attempt \(attempt) already finished; republishing its result")
-                try await runtime.publish(try CloudEvent(structuredJSON: recorded), to: runtime.topics.taskResults, key: attempt.runID)
+                try await publishPersistently(try CloudEvent(structuredJSON: recorded), to: runtime.topics.taskResults, key: attempt.runID)
                 return
             case .finished, .claimed:
                 break claiming
@@ -148,32 +172,24 @@ public final class Worker: Service, Sendable {
                 try await runtime.clock.sleep(for: Self.claimHeartbeat)
             }
         }
+        runtime.health.hold(options.name, attempt)
+        defer { runtime.health.release(options.name, attempt) }
         // Deadline and renewals count from the claim, not from when their tasks get to run.
         let claimedAt = runtime.clock.now
         let deadline = AttemptDeadline(start: claimedAt, limit: dispatch.timeout ?? options.defaultTimeout)
         try await publishResult(.taskStarted(attempt, worker: workerID), id: "started/\(attempt)/\(workerID)")
 
         let execution = Task { await self.execute(dispatch, deadline: deadline) }
-        let heartbeat = Task {
-            let beat = Self.claimHeartbeat.timeInterval
-            var renewal = claimedAt.addingTimeInterval(beat)
-            while !Task.isCancelled {
-                try await runtime.clock.sleep(until: renewal)
-                _ = try await runtime.store.claim(attempt, worker: workerID, now: runtime.clock.now, staleAfter: Self.claimStaleAfter)
-                // The run was cancelled or the attempt timed out meanwhile: its result no longer counts.
-                // (A redriven dead letter belongs to a finished run on purpose: it runs to the end.)
-                if !redrive, try await runtime.store.isAbandoned(attempt) {
-                    runtime.logger.info("attempt \(attempt) was abandoned; stopping it")
-                    execution.cancel()
-                    return
-                }
-                // One heartbeat after this renewal was due; after a stall (or a jump of the clock), one from now.
-                let now = runtime.clock.now
-                renewal = renewal.addingTimeInterval(beat) > now ? renewal.addingTimeInterval(beat) : now.addingTimeInterval(beat)
-            }
-        }
+        let takenOver = TakeOver()
+        let heartbeat = Task { await renewClaim(attempt, workerID: workerID, claimedAt: claimedAt, redrive: redrive, execution: execution, takenOver: takenOver) }
         defer { heartbeat.cancel() }
         let outcome = await execution.value
+        if takenOver.happened {
+            // Another worker holds the claim now (this one could not renew it in time) and runs the
+            // attempt: its result is the one that counts. The record's effect is that worker's.
+            runtime.logger.warning("attempt \(attempt) was taken over by another worker while this one could not renew its claim; leaving it to that worker")
+            return
+        }
         let result: EngineEvent
         var emitted: [EmittedEvent] = []
         switch outcome {
@@ -190,13 +206,62 @@ public final class Worker: Service, Sendable {
         for e in emitted { try await publishEmitted(e, dispatch: dispatch) }
         let (type, data) = WireCodec.encode(result)
         let event = runtime.event(id: "result/\(attempt)", component: options.name, type: type, subject: attempt.description, data: data)
-        try await runtime.store.recordAttemptResult(attempt, eventJSON: event.structuredJSON, at: runtime.clock.now)
+        // Stored before it is published or the command committed: a redelivered command is then
+        // answered with it, and the attempt never runs twice for want of a record of its end. (The
+        // claim keeps being renewed meanwhile, so no other worker takes the attempt over.)
+        try await persistently("recording the result of \(attempt)") {
+            try await runtime.store.recordAttemptResult(attempt, eventJSON: event.structuredJSON, at: runtime.clock.now)
+        }
         // Final when the engine gave this try no successor, or when the error itself asks for none
         // (the meaning of `retryable: false` on the wire, which the engine honours).
         if options.role == .notifier, case .failure(let error) = outcome, dispatch.isLastTry || !error.retryable {
-            try await runtime.deadLetter(record, component: options.name, reason: "notification gave up after its retry budget: \(error)")
+            try await runtime.deadLetterPersistently(record, component: options.name, reason: "notification gave up after its retry budget: \(error)")
         }
-        try await runtime.publish(event, to: runtime.topics.taskResults, key: attempt.runID)
+        try await publishPersistently(event, to: runtime.topics.taskResults, key: attempt.runID)
+    }
+
+    /// Renews the attempt's claim every heartbeat while it runs, and stops it when the engine no
+    /// longer waits for it or another worker took the claim over. A store that is away does not end
+    /// the renewals: they go on once it answers (reported once, not per beat).
+    private func renewClaim(
+        _ attempt: AttemptID, workerID: String, claimedAt: Date, redrive: Bool,
+        execution: Task<Result<OperatorResult, OperatorError>, Never>, takenOver: TakeOver
+    ) async {
+        let beat = Self.claimHeartbeat.timeInterval
+        var renewal = claimedAt.addingTimeInterval(beat)
+        var outage: ComponentHealth.WaitToken?
+        defer { if let outage { runtime.health.endWait(outage, recovered: false, logger: runtime.logger) } }
+        while !Task.isCancelled {
+            do { try await runtime.clock.sleep(until: renewal) } catch { return }
+            do {
+                let claim = try await runtime.store.claim(attempt, worker: workerID, now: runtime.clock.now, staleAfter: Self.claimStaleAfter)
+                if let token = outage {
+                    runtime.health.endWait(token, recovered: true, logger: runtime.logger)
+                    outage = nil
+                }
+                if claim == .heldElsewhere {
+                    takenOver.mark()
+                    execution.cancel()
+                    return
+                }
+                // The run was cancelled or the attempt timed out meanwhile: its result no longer counts.
+                // (A redriven dead letter belongs to a finished run on purpose: it runs to the end.)
+                if !redrive, try await runtime.store.isAbandoned(attempt) {
+                    runtime.logger.info("attempt \(attempt) was abandoned; stopping it")
+                    execution.cancel()
+                    return
+                }
+            } catch {
+                // Every renewal is a store call: whatever failed, the next heartbeat tries again.
+                let detail = "renewing the claim of \(attempt): \(error)"
+                if let outage { runtime.health.updateWait(outage, detail: detail) } else {
+                    outage = runtime.health.beginWait(options.name, on: .stateStore, detail: detail, logger: runtime.logger)
+                }
+            }
+            // One heartbeat after this renewal was due; after a stall (or a jump of the clock), one from now.
+            let now = runtime.clock.now
+            renewal = renewal.addingTimeInterval(beat) > now ? renewal.addingTimeInterval(beat) : now.addingTimeInterval(beat)
+        }
     }
 
     /// Runs the operator, ending it at the attempt's deadline even if it does not notice.
@@ -232,7 +297,7 @@ public final class Worker: Service, Sendable {
     private func publishResult(_ result: EngineEvent, id: String) async throws {
         let (type, data) = WireCodec.encode(result)
         let event = runtime.event(id: id, component: options.name, type: type, subject: WireCodec.key(for: result), data: data)
-        try await runtime.publish(event, to: runtime.topics.taskResults, key: WireCodec.key(for: result))
+        try await publishPersistently(event, to: runtime.topics.taskResults, key: WireCodec.key(for: result))
     }
 
     /// Health results and trained models, with the attempt's identity so subscribers need not call back.
@@ -250,6 +315,15 @@ public final class Worker: Service, Sendable {
         let event = runtime.event(
             id: "\(type)/\(dispatch.attempt)/\(emitted.subject ?? "")", component: options.name, type: type,
             subject: emitted.subject, data: .object(data))
-        try await runtime.publish(event, to: emitted.kind.topic(in: runtime.topics), key: key)
+        try await publishPersistently(event, to: emitted.kind.topic(in: runtime.topics), key: key)
     }
+}
+
+/// Set by the claim's renewals when another worker took the attempt over. @unchecked: `taken` is
+/// only touched with `lock` held.
+private final class TakeOver: @unchecked Sendable {
+    private let lock = NSLock()
+    private var taken = false
+    func mark() { lock.withLock { taken = true } }
+    var happened: Bool { lock.withLock { taken } }
 }

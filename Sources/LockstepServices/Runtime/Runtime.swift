@@ -20,6 +20,8 @@ public struct Runtime: Sendable {
     public var clock: any LockstepClock
     /// This process, as CloudEvents `source` (e.g. `lockstep/worker/host-1234`).
     public var instance: String
+    /// How each component of this process is doing (shared by every copy of this runtime).
+    public let health: ComponentHealth
 
     public init(
         bus: any EventBus, store: StateStore, topics: Topics = Topics(), dags: [DagSpec], config: LockstepConfig,
@@ -36,6 +38,7 @@ public struct Runtime: Sendable {
         self.logger = logger
         self.clock = clock
         self.instance = instance
+        health = ComponentHealth(storeHealth: { [store] in store.health })
     }
 
     public init(

@@ -1,5 +1,6 @@
 import Foundation
 import LockstepDrivers
+import Logging
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -7,6 +8,11 @@ import Glibc
 /// The right to be the active coordinator. With SQLite state it is an exclusive `flock` on a file
 /// beside the database; with PostgreSQL, a session advisory lock. Either is released by the kernel or
 /// the server when the holder dies, so a standby waiting for it takes over.
+///
+/// A PostgreSQL restart ends the session, and with it the lease, without the holder noticing (its
+/// connection is idle). The holder learns it from the store (`StateStoreError.leaseMayBeLost`) and
+/// then releases this lease and acquires a new one: `acquire` fails with a retryable error while the
+/// database is unreachable, for the caller to try again.
 final class CoordinatorLease: @unchecked Sendable {
     // @unchecked: the lock is taken on the lease's own thread before the lease is handed out, and
     // `release` is called once, from the coordinator's task.
@@ -18,10 +24,12 @@ final class CoordinatorLease: @unchecked Sendable {
 
     /// Waits (on a thread of its own: both locks block) until the lease is ours. `whileWaiting` is
     /// called once if another holder has it, before waiting for it to let go.
-    static func acquire(_ location: StoreLocation, whileWaiting: @escaping @Sendable () -> Void = {}) async throws -> CoordinatorLease {
+    static func acquire(
+        _ location: StoreLocation, logger: Logger = Logger(label: "lockstep.lease"), whileWaiting: @escaping @Sendable () -> Void = {}
+    ) async throws -> CoordinatorLease {
         try await withCheckedThrowingContinuation { continuation in
             let thread = Thread {
-                do { continuation.resume(returning: try CoordinatorLease(location, whileWaiting: whileWaiting)) } catch {
+                do { continuation.resume(returning: try CoordinatorLease(location, logger: logger, whileWaiting: whileWaiting)) } catch {
                     continuation.resume(throwing: error)
                 }
             }
@@ -30,7 +38,7 @@ final class CoordinatorLease: @unchecked Sendable {
         }
     }
 
-    private init(_ location: StoreLocation, whileWaiting: () -> Void) throws {
+    private init(_ location: StoreLocation, logger: Logger, whileWaiting: () -> Void) throws {
         switch location {
         case .sqlite(let path):
             let lockPath = path + ".coordinator.lock"
@@ -42,7 +50,8 @@ final class CoordinatorLease: @unchecked Sendable {
                 guard flock(fd, LOCK_EX) == 0 else { throw lockFailed(lockPath, location) }
             }
         case .postgres(let uri):
-            let db = try PostgresDatabase(uri: uri)
+            let db = try PostgresDatabase(
+                uri: uri, name: "coordinator lease", health: StoreHealthMonitor(store: "\(location) (coordinator lease)", logger: logger))
             do {
                 let taken = try db.query("SELECT pg_try_advisory_lock(\(Self.advisoryLockKey))", []).first?.first
                 if taken != "t" {

@@ -10,7 +10,7 @@ struct Migration: Sendable {
 /// Every migration this release knows, oldest first. Append only: a released migration is never
 /// edited, since databases out there already ran it.
 enum Migrations {
-    static let all: [Migration] = [initial, taskLogs]
+    static let all: [Migration] = [initial, taskLogs, heartbeats]
 
     static var latest: Int { all.last?.version ?? 0 }
 
@@ -38,6 +38,15 @@ enum Migrations {
         [
             "CREATE TABLE lockstep_task_logs (run_id TEXT NOT NULL, task_id TEXT NOT NULL, try_number INTEGER NOT NULL, seq BIGINT NOT NULL, time_ms BIGINT NOT NULL, stream TEXT NOT NULL, text TEXT NOT NULL, PRIMARY KEY (run_id, task_id, try_number, seq))",
             "CREATE INDEX lockstep_task_logs_time ON lockstep_task_logs (time_ms)",
+        ]
+    }
+
+    /// What each component process last said about itself (see `HeartbeatStore.swift`), so a process
+    /// that is not it — `lockstep runs`, a health check — can tell a run that waits for a component
+    /// that is reconnecting or gone from one that is merely slow. One row per component and process.
+    static let heartbeats = Migration(version: 3, name: "component heartbeats") { _ in
+        [
+            "CREATE TABLE lockstep_heartbeats (component TEXT NOT NULL, instance TEXT NOT NULL, kind TEXT NOT NULL, queue TEXT, state TEXT NOT NULL, detail TEXT NOT NULL, holding TEXT NOT NULL, since_ms BIGINT NOT NULL, heartbeat_ms BIGINT NOT NULL, PRIMARY KEY (component, instance))",
         ]
     }
 }
