@@ -30,7 +30,8 @@ func makeAPIServer(_ runtime: Runtime, options: RuntimeOptions, http: String?) a
     do { address = try APIServer.Configuration.parseAddress(http ?? environment("LOCKSTEP_HTTP") ?? "127.0.0.1:8080") } catch {
         throw UsageError("--http: \(error)")
     }
-    let configuration = APIServer.Configuration(host: address.host, port: address.port, secret: environment("LOCKSTEP_API_SECRET"))
+    let configuration = APIServer.Configuration(
+        host: address.host, port: address.port, secret: environment("LOCKSTEP_API_SECRET"), dagsDirectory: options.configuration.dags)
     let fileConfig = try? DeploymentFiles.readConfig(URL(fileURLWithPath: options.configuration.config))
     let server = try await APIServer(runtime: runtime, configuration: configuration, environment: env, fileConfig: fileConfig)
     do {

@@ -58,6 +58,7 @@ public final class APIServer: Service, Sendable {
         ConfigRoutes(env: env).register(table)
         AuditRoutes(env: env).register(table)
         StatsRoutes(env: env).register(table)
+        WebUI(env: env, authenticator: authenticator, metrics: metrics).register(router)
         mount(router, APIAccess(authenticator: authenticator, runtime: runtime))
         routes = table.specs
         routerRoutes = router.routes.map { "\($0.method.rawValue) \($0.path)" }

@@ -14,10 +14,12 @@ extension APIServer {
         public var secureCookies: Bool
         /// Runs the run-events subscriber that feeds /metrics and component liveness.
         public var observeBus: Bool
+        /// Where the DAG files are, for the web UI's Code view (nil: it shows the parsed DAG).
+        public var dagsDirectory: String?
 
         public init(
             host: String = "127.0.0.1", port: Int = 8080, tokenLifetime: TimeInterval = 3600, sessionLifetime: TimeInterval = 8 * 3600,
-            secret: String? = nil, secureCookies: Bool = false, observeBus: Bool = true
+            secret: String? = nil, secureCookies: Bool = false, observeBus: Bool = true, dagsDirectory: String? = nil
         ) {
             self.host = host
             self.port = port
@@ -26,6 +28,7 @@ extension APIServer {
             self.secret = secret
             self.secureCookies = secureCookies
             self.observeBus = observeBus
+            self.dagsDirectory = dagsDirectory
         }
 
         /// `HOST:PORT` (`[::1]:8080` for IPv6), or why not.
