@@ -98,11 +98,24 @@ enum EventHistory {
                 groups.append(Group(kind: .task(id: task, tryNumber: tryNumber), items: (waiting.removeValue(forKey: task) ?? []) + [item]))
             }
         }
+        // Events of one step often share a millisecond across topics; within a row, ties follow the
+        // order the steps happen in (queued before dispatched before started).
+        for i in groups.indices {
+            groups[i].items = groups[i].items.enumerated().sorted { a, b in
+                a.element.time != b.element.time ? a.element.time < b.element.time
+                    : (rank(a.element), a.offset) < (rank(b.element), b.offset)
+            }.map(\.element)
+        }
         // A task whose try never began (still queued, or skipped): its own row.
         for (task, items) in waiting.sorted(by: { $0.key < $1.key }) {
             groups.append(Group(kind: .task(id: task, tryNumber: nil), items: items))
         }
         return groups.sorted { $0.start < $1.start }
+    }
+
+    private static func rank(_ item: Item) -> Int {
+        let order = ["requested", "queued", "scheduled", "dispatched", "started", "succeeded", "failed", "timed out", "up for retry"]
+        return order.firstIndex(of: step(item)) ?? order.count
     }
 
     /// The W3C trace id (`traceparent` is `00-<trace id>-<span id>-<flags>`), if the events carry one.
@@ -154,7 +167,7 @@ struct EventHistoryView {
                 """
             }
             return """
-                <details class="event-group"><summary><span class="sq \(style.cssClass)" aria-hidden="true">\(style.glyph)</span>\(label)
+                <details class="event-group" data-key="\(group.items.first?.id ?? "")"><summary><span class="sq \(style.cssClass)" aria-hidden="true">\(style.glyph)</span>\(label)
                 <span class="chain">\(group.steps.joined(separator: " → "))</span>
                 <span class="when">\(Layout.time(group.start))\(span > 0 ? " · \(Layout.durationText(span))" : "") · \(group.items.count) event\(group.items.count == 1 ? "" : "s")</span></summary>
                 <table class="list"><thead><tr><th scope="col">Time</th><th scope="col">Type</th><th scope="col">Position</th><th scope="col">Source</th><th scope="col">Data</th></tr></thead>

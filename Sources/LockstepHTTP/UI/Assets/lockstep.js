@@ -34,8 +34,20 @@
       })
       .then(function (html) {
         if (html === null || html === undefined) { return; }
+        // Nothing changed (the usual answer to the refresh on connecting): leave the DOM alone, so
+        // focus, selection and the reader's place are untouched.
+        var scratch = document.createElement(region.tagName);
+        scratch.innerHTML = html;
+        if (scratch.innerHTML === region.innerHTML) { return; }
         var active = region.contains(document.activeElement) ? focusKey(document.activeElement) : null;
+        // What the reader opened stays open: a refresh must not fold a try or an output away.
+        var open = Array.prototype.map.call(region.querySelectorAll("details[open][data-key]"),
+          function (d) { return d.getAttribute("data-key"); });
         region.innerHTML = html;
+        open.forEach(function (key) {
+          var d = region.querySelector('details[data-key="' + CSS.escape(key) + '"]');
+          if (d) { d.open = true; }
+        });
         if (active) {
           var el = active.id ? document.getElementById(active.id)
             : region.querySelector('[data-key="' + CSS.escape(active.key) + '"]');

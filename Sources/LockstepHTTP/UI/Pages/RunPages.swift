@@ -104,11 +104,11 @@ struct RunPages: Sendable {
                 """
             }
             let triesTable: HTML = tries.isEmpty ? "" : """
-                <details class="tries"><summary>\(task.attempts.count) \(task.attempts.count == 1 ? "try" : "tries")</summary>
+                <details class="tries" data-key="tries|\(task.taskID)"><summary>\(task.attempts.count) \(task.attempts.count == 1 ? "try" : "tries")</summary>
                 <table class="list"><thead><tr><th scope="col">Try</th><th scope="col">Outcome</th><th scope="col">Scheduled</th><th scope="col">Started</th><th scope="col">Ended</th>
                 <th scope="col" class="num">Waited</th><th scope="col" class="num">Ran</th><th scope="col">Worker</th><th scope="col">Error</th></tr></thead><tbody>\(tries)</tbody></table></details>
                 """
-            let output: HTML = task.output.map { o -> HTML in o == .emptyObject ? "" : "<details class=\"output\"><summary>Output (XCom)</summary>\(Layout.json(o))</details>" } ?? ""
+            let output: HTML = task.output.map { o -> HTML in o == .emptyObject ? "" : "<details class=\"output\" data-key=\"output|\(task.taskID)\"><summary>Output (XCom)</summary>\(Layout.json(o))</details>" } ?? ""
             return """
                 <tr id="task-\(UILinks.anchor(task.taskID))" data-task="\(task.taskID)" data-state="\(task.state.rawValue)">
                 <th scope="row">\(task.taskID)\(spec.map { s -> HTML in "<div class=\"muted\">\(s.operator)\(s.pool.map { " · pool \($0)" } ?? "")</div>" })</th>
