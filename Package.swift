@@ -96,7 +96,7 @@ let package = Package(
         .executableTarget(name: "lockstep", dependencies: ["LockstepCLI"], swiftSettings: strict),
         .executableTarget(name: "lockstep-bench",
                           dependencies: ["LockstepCore", "LockstepBus", "LockstepWire", "LockstepKafka", "LockstepOperators",
-                                         "LockstepServices", "LockstepTestSupport", "CRdKafka"],
+                                         "LockstepServices", "LockstepHTTP", "LockstepTestSupport", "CRdKafka"],
                           path: "Benchmarks/lockstep-bench", swiftSettings: strict),
 
         // Test helpers shared by the test targets: free ports, a throwaway PostgreSQL cluster, a Tansu

@@ -87,3 +87,4 @@ if ! python3 -c 'import fastapi, uvicorn, jsonschema, yaml' 2>/dev/null; then
   log "installing FastAPI, uvicorn, jsonschema and PyYAML from PyPI"
   python3 -m pip install -q --disable-pip-version-check ${pip_flags[@]+"${pip_flags[@]}"} fastapi uvicorn jsonschema pyyaml
 fi
+python3 -c 'import prometheus_client' 2>/dev/null || python3 -m pip install -q --disable-pip-version-check ${pip_flags[@]+"${pip_flags[@]}"} prometheus_client

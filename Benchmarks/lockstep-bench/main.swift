@@ -26,6 +26,8 @@ let benches: [Bench] = [
           run: PipelineBench.runTraining),
     Bench(name: "memory", groups: ["pipeline"], summary: "resident memory of `lockstep standalone`",
           run: PipelineBench.runMemory),
+    Bench(name: "api", groups: ["api"], summary: "API server time with 10,000 runs in the store: runs list, one run",
+          run: APIBench.run),
 ]
 
 let selector = CommandLine.arguments.dropFirst().first ?? "all"

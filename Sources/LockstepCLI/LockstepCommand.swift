@@ -10,7 +10,8 @@ public struct LockstepCommand: AsyncParsableCommand {
         subcommands: [
             StandaloneCommand.self, TriggerCommand.self, RunsCommand.self, StatsCommand.self, DagsCommand.self, TasksCommand.self,
             SchedulerCommand.self, CoordinatorCommand.self, WorkerCommand.self, NotifierCommand.self, AlerterCommand.self, ReplayCommand.self,
-            BackfillCommand.self, DeadLettersCommand.self, RebuildCommand.self, EventsCommand.self, APICommand.self, UsersCommand.self,
+            BackfillCommand.self, DeadLettersCommand.self, RebuildCommand.self, EventsCommand.self,
+            MigrateCommand.self, LogsCommand.self, APICommand.self, UsersCommand.self,
         ]
     )
     public init() {}

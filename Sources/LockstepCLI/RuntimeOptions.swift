@@ -14,11 +14,7 @@ struct RuntimeOptions: ParsableArguments {
     @Option(help: "The event bus: `embedded` (a log in the data directory) or kafka://host:port[,host:port][?property=value]. Env: LOCKSTEP_BUS.")
     var bus: String = ProcessInfo.processInfo.environment["LOCKSTEP_BUS"] ?? "embedded"
 
-    @Option(help: "The state store: sqlite:PATH or postgresql://user@host:port/db (default: sqlite in the data directory). Env: LOCKSTEP_STATE.")
-    var state: String?
-
-    @Option(help: "Data directory: embedded log, SQLite state, model artifacts. Env: LOCKSTEP_DATA_DIR.")
-    var dataDir: String = ProcessInfo.processInfo.environment["LOCKSTEP_DATA_DIR"] ?? "data"
+    @OptionGroup var storeOptions: StoreOptions
 
     @Option(help: "Where reports are written (default: the REPORTS_DIR variable). Env: LOCKSTEP_REPORTS_DIR.")
     var reportsDir: String?
@@ -29,15 +25,13 @@ struct RuntimeOptions: ParsableArguments {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical. Env: LOCKSTEP_LOG_LEVEL.")
     var logLevel: String = ProcessInfo.processInfo.environment["LOCKSTEP_LOG_LEVEL"] ?? "info"
 
-    var dataDirectory: URL { URL(fileURLWithPath: dataDir) }
+    var dataDirectory: URL { storeOptions.dataDirectory }
 
     func reportsDirectory(_ config: LockstepConfig) -> URL {
         URL(fileURLWithPath: reportsDir ?? environment("LOCKSTEP_REPORTS_DIR") ?? config.variables["REPORTS_DIR"] ?? dataDirectory.appendingPathComponent("reports").path)
     }
 
-    var storeLocation: StoreLocation {
-        StoreLocation(state ?? environment("LOCKSTEP_STATE") ?? "sqlite:" + dataDirectory.appendingPathComponent("state.sqlite").path)
-    }
+    var storeLocation: StoreLocation { storeOptions.storeLocation }
 
     func makeBus(logger: Logger) throws -> any EventBus {
         if bus == "embedded" || bus.hasPrefix("embedded:") {
@@ -72,13 +66,29 @@ struct RuntimeOptions: ParsableArguments {
         try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
         let bus = try makeBus(logger: logger)
         let store: StateStore
-        do { store = try await StateStore(storeLocation) } catch {
+        do { store = try await StateStore(storeLocation, logger: logger) } catch {
             await bus.close()
             throw error
         }
         return Runtime(
             bus: bus, store: store, topics: Topics(prefix: topicPrefix), deployment: deployment, logger: logger,
             instance: "\(component)-\(Runtime.defaultInstance)")
+    }
+}
+
+/// `--state` and `--data-dir`: where the state store is, for every command, and all that commands
+/// working on the store alone (`migrate`, `logs`) take.
+struct StoreOptions: ParsableArguments {
+    @Option(help: "The state store: sqlite:PATH or postgresql://user@host:port/db (default: sqlite in the data directory). Env: LOCKSTEP_STATE.")
+    var state: String?
+
+    @Option(help: "Data directory: embedded log, SQLite state, model artifacts. Env: LOCKSTEP_DATA_DIR.")
+    var dataDir: String = ProcessInfo.processInfo.environment["LOCKSTEP_DATA_DIR"] ?? "data"
+
+    var dataDirectory: URL { URL(fileURLWithPath: dataDir) }
+
+    var storeLocation: StoreLocation {
+        StoreLocation(state ?? environment("LOCKSTEP_STATE") ?? "sqlite:" + dataDirectory.appendingPathComponent("state.sqlite").path)
     }
 }
 

@@ -16,6 +16,7 @@ struct APIEnvironment: Sendable {
     let environment: [String: String]
     /// The config file as written, before environment overrides (nil: unknown).
     let fileConfig: LockstepConfig?
+    let stopping: StopFlag
 
     var clock: @Sendable () -> Date { runtime.clock }
     var logger: Logger { runtime.logger }

@@ -23,6 +23,7 @@ public final class APIServer: Service, Sendable {
     private let runReads: RunReadModel
     private let observer: BusObserver?
     private let port = Mutex<Int?>(nil)
+    private let stopping = StopFlag()
 
     /// Opens the user directory and run reads on the runtime's store location and builds the routes.
     /// `environment` and `fileConfig` say where variable and connection values come from.
@@ -44,9 +45,10 @@ public final class APIServer: Service, Sendable {
         secrets += runtime.config.connections.values.compactMap { URLComponents(string: $0)?.percentEncodedPassword }
         let env = APIEnvironment(
             runtime: runtime, users: users, runs: runReads, json: JSONIO(secrets: secrets), configuration: configuration,
-            observer: observer, environment: environment, fileConfig: fileConfig)
+            observer: observer, environment: environment, fileConfig: fileConfig, stopping: stopping)
         let authenticator = Authenticator(users: users, signer: signer, clock: runtime.clock)
         let router = Router(context: APIRequestContext.self)
+        router.add(middleware: UnknownRouteMiddleware())
         let table = RouteTable(router: router, authenticator: authenticator, logger: runtime.logger, metrics: metrics)
         SystemRoutes(env: env, metrics: metrics).register(table)
         AuthRoutes(env: env, signer: signer).register(table)
@@ -54,6 +56,7 @@ public final class APIServer: Service, Sendable {
         DagRoutes(env: env).register(table)
         RunRoutes(env: env).register(table)
         EventRoutes(env: env).register(table)
+        LogRoutes(env: env).register(table)
         OpsRoutes(env: env).register(table)
         ConfigRoutes(env: env).register(table)
         AuditRoutes(env: env).register(table)
@@ -72,6 +75,20 @@ public final class APIServer: Service, Sendable {
             onServerRunning: { [self] channel in self.port.withLock { $0 = channel.localAddress?.port } },
             logger: runtime.logger)
         let observer = self.observer
+        let stopping = self.stopping
+        // Streams (server-sent events) end first, so the server's graceful shutdown, which waits for
+        // every response to finish, does not wait for a browser tab.
+        try await withGracefulShutdownHandler {
+            try await serve(app, observer)
+        } onGracefulShutdown: {
+            stopping.stop()
+            Task { await observer?.stop() }
+        }
+        await runReads.close()
+        await users.close()
+    }
+
+    private func serve(_ app: some ApplicationProtocol, _ observer: BusObserver?) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             if let observer {
                 group.addTask {
@@ -87,8 +104,6 @@ public final class APIServer: Service, Sendable {
             await observer?.stop()
             try await group.waitForAll()
         }
-        await runReads.close()
-        await users.close()
     }
 
     /// The port the server listens on, once it does (for `port: 0`).
@@ -115,6 +130,13 @@ public struct APIAccess: Sendable {
 
     /// Refuses a cookie write without its CSRF token (403 problem).
     public func checkCSRF(_ caller: Caller, _ request: Request) throws { try Authenticator.checkCSRF(caller, request) }
+}
+
+/// Set once graceful shutdown begins: long-lived responses (log follows) end at their next look.
+final class StopFlag: Sendable {
+    private let value = Mutex(false)
+    func stop() { value.withLock { $0 = true } }
+    var isStopping: Bool { value.withLock { $0 } }
 }
 
 public struct APIServerError: Error, CustomStringConvertible {

@@ -19,12 +19,76 @@ public final class PostgresCluster: @unchecked Sendable {
 
     public let port: Int
     public let directory: URL
-    private let server: ManagedProcess
+    // Replaced by `start(after:)`; guarded by `lock` because a test may stop a cluster from any thread.
+    private var server: ManagedProcess
+    private let lock = NSLock()
 
     private init(port: Int, directory: URL, server: ManagedProcess) {
         self.port = port
         self.directory = directory
         self.server = server
+    }
+
+    private var currentServer: ManagedProcess {
+        lock.lock()
+        defer { lock.unlock() }
+        return server
+    }
+
+    private var dataDirectory: URL { directory.appendingPathComponent("data") }
+
+    private static func launch(dataDirectory: URL, port: Int, socketDirectory: URL) throws -> ManagedProcess {
+        let (executable, prefix) = asPostgres("\(binDirectory)/postgres")
+        return try ManagedProcess(name: "postgres", executable: executable, arguments: prefix + [
+            "-D", dataDirectory.path, "-p", String(port), "-k", socketDirectory.path,
+            "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
+            "-c", "full_page_writes=off", "-c", "max_connections=100",
+        ])
+    }
+
+    /// PostgreSQL's shutdown modes (`pg_ctl stop -m …`), by the signal the postmaster takes for each.
+    public enum ShutdownMode: Sendable {
+        /// Waits for every client to disconnect (SIGTERM).
+        case smart
+        /// Ends every session, then stops cleanly (SIGINT).
+        case fast
+        /// Kills every backend at once, no checkpoint; the next start runs crash recovery (SIGQUIT).
+        /// Commits that returned survive only if their WAL was flushed: this cluster runs with
+        /// `synchronous_commit=off`, so the last fraction of a second of commits may be lost.
+        case immediate
+
+        var signal: Int32 {
+            switch self {
+            case .smart: SIGTERM
+            case .fast: SIGINT
+            case .immediate: SIGQUIT
+            }
+        }
+    }
+
+    /// Stops the server the way `pg_ctl stop -m mode` would and waits until it has exited; the
+    /// cluster's files stay, for `startServer()`.
+    public func stopServer(mode: ShutdownMode) throws {
+        let server = currentServer
+        guard server.isRunning else { return }
+        kill(server.pid, mode.signal)
+        let deadline = ContinuousClock.now + .seconds(30)
+        while server.isRunning && ContinuousClock.now < deadline { usleep(10_000) }
+        guard !server.isRunning else { throw TestSupportError("postgres did not stop (\(mode)) within 30 s:\n\(server.log)") }
+    }
+
+    /// Starts the server again on the same port and files, and waits until it answers queries.
+    public func startServer() async throws {
+        let fresh = try Self.launch(dataDirectory: dataDirectory, port: port, socketDirectory: directory)
+        lock.withLock { server = fresh }
+        try await fresh.waitUntilAccepting(port: port)
+        try await waitUntilReady()
+    }
+
+    /// `pg_ctl restart -m mode`: every client's connection breaks; the data stays.
+    public func restart(mode: ShutdownMode) async throws {
+        try stopServer(mode: mode)
+        try await startServer()
     }
 
     /// One cluster shared by every test in this process (starting one takes seconds), stopped at exit.
@@ -46,12 +110,7 @@ public final class PostgresCluster: @unchecked Sendable {
             "-E", "UTF8", "--locale=C", "--no-sync",
         ])
         let port = try FreePort.next()
-        let (executable, prefix) = asPostgres("\(binDirectory)/postgres")
-        let server = try ManagedProcess(name: "postgres", executable: executable, arguments: prefix + [
-            "-D", dataDirectory.path, "-p", String(port), "-k", directory.path,
-            "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
-            "-c", "full_page_writes=off", "-c", "max_connections=100",
-        ])
+        let server = try launch(dataDirectory: dataDirectory, port: port, socketDirectory: directory)
         let cluster = PostgresCluster(port: port, directory: directory, server: server)
         do {
             try await server.waitUntilAccepting(port: port)
@@ -87,6 +146,7 @@ public final class PostgresCluster: @unchecked Sendable {
 
     /// Stops the server (fast shutdown) and deletes its files.
     public func stop() {
+        let server = currentServer
         if server.isRunning {
             kill(server.pid, SIGINT)
             let deadline = ContinuousClock.now + .seconds(10)
@@ -100,7 +160,7 @@ public final class PostgresCluster: @unchecked Sendable {
         let deadline = ContinuousClock.now + .seconds(30)
         while true {
             do { try psql("SELECT 1"); return } catch {
-                if ContinuousClock.now > deadline { throw TestSupportError("postgres not ready: \(error)\n\(server.log)") }
+                if ContinuousClock.now > deadline { throw TestSupportError("postgres not ready: \(error)\n\(currentServer.log)") }
                 try await Task.sleep(for: .milliseconds(100))
             }
         }

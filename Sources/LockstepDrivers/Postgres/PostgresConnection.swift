@@ -60,6 +60,10 @@ public final class PostgresConnection {
         conn = nil
     }
 
+    /// True once libpq has seen the connection fail (the server closed it, restarted or became
+    /// unreachable) or after `close`: every later statement on it fails, so its owner must reconnect.
+    public var isBroken: Bool { conn.map { PQstatus($0) == CONNECTION_BAD } ?? true }
+
     /// The socket, for the watchdog that unblocks a read past the deadline.
     public var socket: Int32 { conn.map { PQsocket($0) } ?? -1 }
 

@@ -31,10 +31,7 @@ public actor UserDirectory {
 
     public init(_ location: StoreLocation) async throws {
         executor = DedicatedThreadExecutor(name: "lockstep-users")
-        switch location {
-        case .sqlite(let path): db = try SQLiteDatabase(path: path)
-        case .postgres(let uri): db = try PostgresDatabase(uri: uri)
-        }
+        db = try APIDatabase.open(location)
         try createTables()
     }
 

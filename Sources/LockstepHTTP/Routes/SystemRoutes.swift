@@ -64,8 +64,9 @@ struct SystemRoutes {
         if let observer = env.observer {
             let seen = await observer.lastSeen
             for source in seen.keys.sorted() {
-                // `lockstep/<component>/<instance>`
+                // `lockstep/<component>/<instance>`; `ops` is the CLI or an API process acting for a user.
                 let parts = source.split(separator: "/", maxSplits: 2).map(String.init)
+                if parts.count > 1 && parts[1] == "ops" { continue }
                 var c = JSONFields()
                 c.set("component", parts.count > 1 ? parts[1] : source)
                 c.set("instance", parts.count > 2 ? parts[2] : nil)

@@ -23,10 +23,7 @@ actor RunReadModel {
 
     init(_ location: StoreLocation) throws {
         executor = DedicatedThreadExecutor(name: "lockstep-api-runs")
-        switch location {
-        case .sqlite(let path): db = try SQLiteDatabase(path: path)
-        case .postgres(let uri): db = try PostgresDatabase(uri: uri)
-        }
+        db = try APIDatabase.open(location)
     }
 
     func close() {

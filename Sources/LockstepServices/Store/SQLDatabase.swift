@@ -4,6 +4,12 @@ import LockstepCore
 /// The little SQL the state store needs, over SQLite (one machine) or PostgreSQL (many machines).
 /// Blocking: callers run it on a thread of its own (see `StateStore`). SQL is written with `$1`-style
 /// placeholders and ANSI upserts, which both dialects accept.
+///
+/// What may be sent again after a lost connection (PostgreSQL; see `PostgresDatabase`):
+/// - a statement outside `transaction` may be sent twice, so it must be a read or an idempotent write
+///   (an upsert of a given value, an insert `ON CONFLICT DO NOTHING`, a delete by key);
+/// - a `transaction` body may run more than once (only ever one run commits), so it must do nothing
+///   but SQL on this database and compute its result from what it read there.
 package protocol SQLDatabase: AnyObject {
     var dialect: SQLDialect { get }
     /// Rows as text columns (NULL as nil).

@@ -2,50 +2,54 @@ import Foundation
 import LockstepBus
 import LockstepCore
 import LockstepDrivers
+import Logging
 
 /// Durable state of the running components, in one SQL database: the engine's runs, pools and paused
-/// DAGs, its timers, the coordinator's outbox, workers' finished attempts and the scheduler's last
-/// ticks. Also the read model behind `lockstep runs`.
+/// DAGs, its timers, the coordinator's outbox, workers' finished attempts, the scheduler's last
+/// ticks and the task logs. Also the read model behind `lockstep runs` and `lockstep logs`.
 ///
 /// An actor on a thread of its own: SQLite commits wait for fsync and libpq calls block, and neither
-/// may stall the cooperative pool.
+/// may stall the cooperative pool. On PostgreSQL a lost connection is re-established underneath
+/// (`PostgresDatabase`): an operation either succeeds, or fails with a retryable `StateStoreError`
+/// once the database stayed away past the reconnect budget (or a COMMIT's outcome is unknown).
 public actor StateStore {
     private let executor: DedicatedThreadExecutor
-    private let db: any SQLDatabase
+    let db: any SQLDatabase
     public nonisolated let location: StoreLocation
-    private let encoder: JSONEncoder
-    private let decoder = JSONDecoder()
+    private let monitor: StoreHealthMonitor
+    let encoder: JSONEncoder
+    let decoder = JSONDecoder()
+    /// The connection epoch `loadEngine` read the state on: `commit` refuses to write on a later one.
+    private var engineLoadedOnEpoch: Int?
 
     public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
-    public init(_ location: StoreLocation) async throws {
+    /// Whether the database is reachable now. Never waits for the store's thread, so a health check
+    /// answers while an operation is reconnecting.
+    public nonisolated var health: StoreHealth { monitor.health }
+
+    /// Opens the store and brings its schema up to date (see `SchemaMigrator`); refuses with
+    /// `StateStoreError.schemaTooNew` a database migrated by a newer release.
+    public init(_ location: StoreLocation, logger: Logger = Logger(label: "lockstep.state"), reconnect: ReconnectPolicy = .standard) async throws {
         self.location = location
         executor = DedicatedThreadExecutor(name: "lockstep-state")
         encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        let db: any SQLDatabase
-        switch location {
-        case .sqlite(let path): db = try SQLiteDatabase(path: path)
-        case .postgres(let uri): db = try PostgresDatabase(uri: uri)
+        let monitor = StoreHealthMonitor(store: location.description, logger: logger)
+        self.monitor = monitor
+        // Connecting and migrating block (on the migration lock, too, while another process migrates):
+        // on a thread of their own, not the caller's.
+        let opened = try await BlockingThread.run(name: "lockstep-state-open") { () throws -> OpenedDatabase in
+            let db = try StoreSchema.open(location, health: monitor, policy: reconnect)
+            do {
+                try SchemaMigrator(db: db, store: location.description).migrate()
+            } catch {
+                db.close()
+                throw error
+            }
+            return OpenedDatabase(db: db)
         }
-        self.db = db
-        try migrate()
-    }
-
-    private func migrate() throws {
-        let serial = db.dialect == .sqlite ? "INTEGER PRIMARY KEY AUTOINCREMENT" : "BIGSERIAL PRIMARY KEY"
-        for statement in [
-            "CREATE TABLE IF NOT EXISTS lockstep_runs (run_id TEXT PRIMARY KEY, dag_id TEXT NOT NULL, state TEXT NOT NULL, sequence BIGINT NOT NULL, body TEXT NOT NULL)",
-            "CREATE INDEX IF NOT EXISTS lockstep_runs_dag ON lockstep_runs (dag_id, sequence)",
-            "CREATE TABLE IF NOT EXISTS lockstep_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
-            "CREATE TABLE IF NOT EXISTS lockstep_timers (timer_id TEXT PRIMARY KEY, body TEXT NOT NULL, fire_at_ms BIGINT NOT NULL)",
-            "CREATE TABLE IF NOT EXISTS lockstep_outbox (id \(serial), topic TEXT NOT NULL, record_key TEXT NOT NULL, event TEXT NOT NULL)",
-            "CREATE TABLE IF NOT EXISTS lockstep_attempts (attempt_id TEXT PRIMARY KEY, event TEXT NOT NULL, recorded_at_ms BIGINT NOT NULL)",
-            "CREATE TABLE IF NOT EXISTS lockstep_claims (attempt_id TEXT PRIMARY KEY, worker TEXT NOT NULL, heartbeat_ms BIGINT NOT NULL)",
-            "CREATE TABLE IF NOT EXISTS lockstep_ticks (dag_id TEXT PRIMARY KEY, logical_date TEXT NOT NULL)",
-        ] {
-            try db.execute(statement)
-        }
+        db = opened.db
     }
 
     public func close() {
@@ -77,11 +81,17 @@ public actor StateStore {
             let timer = try decoder.decode(TimerID.self, from: Data((row[0] ?? "").utf8))
             timers[timer] = Date(timeIntervalSince1970: Double(Int64(row[1] ?? "") ?? 0) / 1000)
         }
+        engineLoadedOnEpoch = monitor.connectionEpoch
         return (state, timers)
     }
 
     /// Commits one step of the coordinator in a single transaction: the runs it touched, pools and
     /// paused DAGs, timer changes and the events to publish. Returns the outbox ids of those events.
+    ///
+    /// After `loadEngine`, refuses with `StateStoreError.leaseMayBeLost` once the connection has been
+    /// re-established: the coordinator lease is a session lock that a database restart ends, and a
+    /// standby may hold it now. Checked inside the transaction, so a run of it on a new connection
+    /// (after a lost COMMIT) is refused too.
     @discardableResult
     public func commit(
         state: EngineState, touched: Set<RunID>, timersSet: [TimerID: Date], timersCleared: Set<TimerID>,
@@ -92,6 +102,9 @@ public actor StateStore {
         let paused = String(decoding: try encoder.encode(state.pausedDags), as: UTF8.self)
         let timerBodies = try timersSet.keys.sorted().map { ($0, String(decoding: try encoder.encode($0), as: UTF8.self)) }
         return try db.transaction {
+            if let loaded = engineLoadedOnEpoch, monitor.connectionEpoch != loaded {
+                throw StateStoreError.leaseMayBeLost(store: location.description)
+            }
             try deleteSent(deleteOutbox)
             return try write(runs: runs, meta: [("pools", pools), ("paused", paused), ("next_sequence", String(state.nextSequence))],
                       timers: timerBodies.map { ($0.0, $0.1, timersSet[$0.0]!) }, timersCleared: timersCleared, outbox: outbox)
@@ -290,4 +303,11 @@ extension StateStore {
             _ = try write(runs: runs, meta: meta, timers: timerRows, timersCleared: [], outbox: [])
         }
     }
+}
+
+/// Hands the database from the thread that opened it to the store's actor. @unchecked: the opening
+/// thread lets go of it when it returns, so the two never use it at once (neither connection type
+/// cares which thread it is used from, only that one thread uses it at a time).
+private struct OpenedDatabase: @unchecked Sendable {
+    let db: any SQLDatabase
 }
