@@ -19,6 +19,9 @@ public final class APIServer: Service, Sendable {
     public let routes: [RouteSpec]
     /// The routes Hummingbird's router holds, as `METHOD /path/:param`, for the OpenAPI check.
     public let routerRoutes: [String]
+    /// The web UI's pages and assets, `METHOD /path/:param`: HTML outside /api/v1 and api/openapi.yaml
+    /// (docs/ui.md lists them).
+    public let pageRoutes: [String]
     private let responder: RouterResponder<APIRequestContext>
     private let runReads: RunReadModel
     private let observer: BusObserver?
@@ -61,10 +64,10 @@ public final class APIServer: Service, Sendable {
         ConfigRoutes(env: env).register(table)
         AuditRoutes(env: env).register(table)
         StatsRoutes(env: env).register(table)
-        WebUI(env: env, authenticator: authenticator, metrics: metrics).register(router)
         mount(router, APIAccess(authenticator: authenticator, runtime: runtime))
         routes = table.specs
         routerRoutes = router.routes.map { "\($0.method.rawValue) \($0.path)" }
+        pageRoutes = WebUI(env: env, authenticator: authenticator, metrics: metrics).register(router)
         responder = router.buildResponder()
     }
 

@@ -131,6 +131,8 @@ class Stack:
         shutil.copytree(os.path.join(ROOT, "config"), self.config)
         with open(os.path.join(self.config, "dags", "ui_escaping_check.yaml"), "w") as f:
             f.write(ESCAPING_DAG)
+        with open(os.path.join(self.config, "dags", "ui_log_follow.yaml"), "w") as f:
+            f.write(FOLLOW_DAG)
 
     def _start_lockstep(self):
         self.port = free_port()
@@ -170,6 +172,20 @@ class Stack:
         """A record on the run-request topic that is no run request: the coordinator dead-letters it."""
         subprocess.run([self.binary, "events", "publish", "--data-dir", self.data, "--topic", "lockstep.runs.requests",
                         "--count", "1", "--key", "not-a-dag"], env=self.env, check=True, capture_output=True)
+
+    def write_log_lines(self, run_id, task_id, try_number, lines):
+        """Stores log lines for an attempt the way a worker's log writer does (the task-log store's
+        table in the SQLite state), so the page is tested on logs of any size and timing."""
+        import sqlite3
+        db = sqlite3.connect(os.path.join(self.data, "state.sqlite"), timeout=30)
+        try:
+            now = int(time.time() * 1000)
+            with db:
+                db.executemany(
+                    "INSERT INTO lockstep_task_logs (run_id, task_id, try_number, seq, time_ms, stream, text) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [(run_id, task_id, try_number, seq, now + seq, stream, text) for seq, stream, text in lines])
+        finally:
+            db.close()
 
     def stop(self):
         for name, proc, log in reversed(self.procs):
@@ -230,6 +246,18 @@ class Stack:
         return wait_for(lambda: (lambda r: r if r and r["state"] in ("succeeded", "failed", "cancelled") else None)(self.run(run_id)),
                         f"run {run_id} to finish", timeout=timeout, interval=0.25)
 
+
+FOLLOW_DAG = """\
+# A task that runs long enough to follow its log live.
+id: ui_log_follow
+description: Sleeps, so the log page has a running try to follow
+tags: [ui-test]
+tasks:
+  - id: long_sleep
+    operator: sleep
+    params: {seconds: 120}
+    timeout: 150s
+"""
 
 ESCAPING_DAG = """\
 # A DAG whose description and task error hold HTML: the UI must show both as text.

@@ -1,4 +1,5 @@
 import Foundation
+import LockstepCore
 
 /// Every URL the pages link to, built in one place: ids are percent-encoded as one path segment (run
 /// ids hold `@`, `:`, `~`; dead-letter ids hold `/`, `[`, `]`), query values as query values. A link is
@@ -22,6 +23,7 @@ enum UILinks {
     static func task(_ runID: String, _ taskID: String) -> String { run(runID) + "#task-" + anchor(taskID) }
     static func runEvents(_ id: String) -> String { run(id) + "/events" }
     static func cancel(_ id: String) -> String { run(id) + "/cancel" }
+    static func log(_ a: AttemptID) -> String { run(a.runID) + "/tasks/\(segment(a.taskID))/tries/\(a.tryNumber)/log" }
 
     static let deadLetters = "/operate/deadletters"
     static let redrive = "/operate/deadletters/redrive"
@@ -38,6 +40,10 @@ enum UILinks {
         static func dag(_ id: String) -> String { "/api/v1/dags/\(segment(id))" }
         static func stream(dagID: String? = nil, runID: String? = nil) -> String {
             with("/api/v1/events/stream", ["dag_id": dagID, "run_id": runID])
+        }
+        static func logFollow(_ a: AttemptID, after: Int?) -> String {
+            with("/api/v1/runs/\(segment(a.runID))/tasks/\(segment(a.taskID))/tries/\(a.tryNumber)/logs",
+                 ["follow": "true", "after": after.map(String.init)])
         }
     }
 

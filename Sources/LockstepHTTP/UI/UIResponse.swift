@@ -46,11 +46,9 @@ enum UIResponse {
                         body: .init(byteBuffer: ByteBuffer(bytes: asset.bytes)))
     }
 
-    static func download(_ text: String, filename: String, scrub: JSONIO) -> Response {
-        var headers = headers(contentType: "text/plain; charset=utf-8")
-        let safe = String(filename.unicodeScalars.map { CharacterSet.alphanumerics.contains($0) || "._-".unicodeScalars.contains($0) ? Character($0) : "_" })
-        headers[.contentDisposition] = "attachment; filename=\"\(safe)\""
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: scrub.scrub(text))))
+    /// A file name for Content-Disposition: letters, digits, `.`, `_`, `-`; anything else `_`.
+    static func safeFilename(_ name: String) -> String {
+        String(name.unicodeScalars.map { CharacterSet.alphanumerics.contains($0) || "._-".unicodeScalars.contains($0) ? Character($0) : "_" })
     }
 }
 

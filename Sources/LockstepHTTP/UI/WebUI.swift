@@ -19,7 +19,9 @@ struct WebUI: Sendable {
 
     typealias Handler = @Sendable (UIRequest) async throws -> Response
 
-    func register(_ router: Router<APIRequestContext>) {
+    /// Adds the pages to `router`; returns them as `METHOD /path/:param`.
+    func register(_ router: Router<APIRequestContext>) -> [String] {
+        let before = router.routes.count
         router.get("/ui/assets/:name") { request, context in
             guard let asset = UIAssets.all[try context.path("name")] else { return Response(status: .notFound) }
             return UIResponse.asset(asset, versioned: request.uri.queryParameters["v"].map(String.init) == asset.hash)
@@ -51,6 +53,9 @@ struct WebUI: Sendable {
         page(router, .get, "/runs/{run_id}", role: .viewer) { ui in try await runs.run(ui) }
         page(router, .get, "/runs/{run_id}/events", role: .viewer) { ui in try await runs.events(ui) }
         page(router, .post, "/runs/{run_id}/cancel", role: .user) { ui in try await runs.cancel(ui) }
+        let logs = TaskLogPage(env: env)
+        page(router, .get, "/runs/{run_id}/tasks/{task_id}/tries/{try_number}/log", role: .viewer) { ui in try await logs.render(ui) }
+        page(router, .get, "/runs/{run_id}/tasks/{task_id}/tries/{try_number}/log/download", role: .viewer) { ui in try await logs.download(ui) }
 
         let operate = OperatePages(env: env, groups: SystemRoutes(env: env, metrics: metrics).groups)
         page(router, .get, UILinks.deadLetters, role: .op) { ui in try await operate.deadLetters(ui) }
@@ -65,6 +70,7 @@ struct WebUI: Sendable {
         page(router, .post, UILinks.replay, role: .op) { ui in try await plans.replay(ui) }
         page(router, .get, UILinks.backfill, role: .op) { ui in try await plans.backfill(ui) }
         page(router, .post, UILinks.backfill, role: .op) { ui in try await plans.backfill(ui) }
+        return router.routes.dropFirst(before).map { "\($0.method.rawValue) \($0.path)" }
     }
 
     /// A page for callers with `role` or above.

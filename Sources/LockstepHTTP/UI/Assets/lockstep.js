@@ -166,6 +166,53 @@
     return td ? td.querySelector(".cell") : null;
   }
 
+  // ---- A task log: follow the try live without taking the scroll from a reader ---------------------
+  // New lines are appended; the box scrolls with them only while the reader is at the bottom. A reader
+  // who scrolled up keeps their place and gets a button to jump down. The DOM keeps the newest
+  // MAX_LINES, so a log of any length never grows the page without bound.
+  var logBox = document.getElementById("log-box");
+  // The tail view opens at the newest line, where a reader of a log starts.
+  if (logBox && logBox.getAttribute("data-at") === "end") { logBox.scrollTop = logBox.scrollHeight; }
+  if (logBox && logBox.getAttribute("data-follow") && window.EventSource) {
+    var MAX_LINES = 5000;
+    var list = document.getElementById("log-lines");
+    var newButton = document.getElementById("log-new");
+    var logStatus = document.getElementById("log-status");
+    var unseen = 0;
+    var atBottom = function () { return logBox.scrollHeight - logBox.scrollTop - logBox.clientHeight < 8; };
+    var follow = new EventSource(logBox.getAttribute("data-follow"));
+    follow.addEventListener("line", function (event) {
+      var line = JSON.parse(event.data);
+      if (document.getElementById("L" + line.seq)) { return; }
+      var stick = atBottom();
+      var li = document.createElement("li");
+      li.id = "L" + line.seq;
+      li.setAttribute("data-seq", String(line.seq));
+      if (line.stream === "stderr") { li.className = "stderr"; }
+      [["t", line.time.slice(11, 19)], ["s", line.stream], ["x", line.text]].forEach(function (part) {
+        var span = document.createElement("span");
+        span.className = part[0];
+        span.textContent = part[1];
+        li.appendChild(span);
+      });
+      list.appendChild(li);
+      var empty = document.getElementById("log-empty");
+      if (empty) { empty.remove(); }
+      while (list.children.length > MAX_LINES) { list.removeChild(list.firstElementChild); }
+      if (stick) { logBox.scrollTop = logBox.scrollHeight; } else { unseen += 1; newButton.textContent = unseen + " new line" + (unseen === 1 ? "" : "s") + " below ↓"; newButton.hidden = false; }
+    });
+    follow.addEventListener("end", function () {
+      follow.close();
+      if (logStatus) { logStatus.textContent = "the try has ended"; }
+    });
+    follow.addEventListener("error", function () {
+      if (follow.readyState === EventSource.CLOSED && logStatus) { logStatus.textContent = "not following: reload to try again"; }
+    });
+    logBox.addEventListener("scroll", function () { if (atBottom()) { unseen = 0; newButton.hidden = true; } });
+    newButton.addEventListener("click", function () { logBox.scrollTop = logBox.scrollHeight; logBox.focus(); });
+    window.addEventListener("pagehide", function () { follow.close(); });
+  }
+
   // ---- DAG list: filter as you type (the form still searches on the server) ------------------------
   var search = document.getElementById("dag-search");
   if (search) {

@@ -100,19 +100,19 @@ struct RunPages: Sendable {
                 <tr><td>#\(a.tryNumber)</td><td>\(a.outcome.map { StateStyle($0 == .succeeded ? "succeeded" : $0 == .cancelled ? "cancelled" : "failed").badge } ?? (a.startedAt == nil ? StateStyle("scheduled").badge : StateStyle("running").badge))\(a.outcome == .timedOut ? " timed out" as HTML : "")</td>
                 <td class="nowrap">\(Layout.time(a.scheduledAt))</td><td class="nowrap">\(Layout.time(a.startedAt))</td><td class="nowrap">\(Layout.time(a.finishedAt))</td>
                 <td class="num">\(Layout.duration(a.startedAt.map { $0.timeIntervalSince(a.scheduledAt) }))</td><td class="num">\(Layout.duration(a.duration?.secondsValue))</td>
-                <td>\(a.worker)</td><td>\(a.error.map { e -> HTML in "<code>\(e.category)</code> \(e.message)\(e.retryable ? "" : " <span class=\"muted\">(not retryable)</span>" as HTML)" })</td></tr>
+                <td>\(a.worker)</td><td><a href="\(UILinks.log(AttemptID(runID: run.id, taskID: task.taskID, tryNumber: a.tryNumber)))">log</a></td><td>\(a.error.map { e -> HTML in "<code>\(e.category)</code> \(e.message)\(e.retryable ? "" : " <span class=\"muted\">(not retryable)</span>" as HTML)" })</td></tr>
                 """
             }
             let triesTable: HTML = tries.isEmpty ? "" : """
                 <details class="tries" data-key="tries|\(task.taskID)"><summary>\(task.attempts.count) \(task.attempts.count == 1 ? "try" : "tries")</summary>
                 <table class="list"><thead><tr><th scope="col">Try</th><th scope="col">Outcome</th><th scope="col">Scheduled</th><th scope="col">Started</th><th scope="col">Ended</th>
-                <th scope="col" class="num">Waited</th><th scope="col" class="num">Ran</th><th scope="col">Worker</th><th scope="col">Error</th></tr></thead><tbody>\(tries)</tbody></table></details>
+                <th scope="col" class="num">Waited</th><th scope="col" class="num">Ran</th><th scope="col">Worker</th><th scope="col">Log</th><th scope="col">Error</th></tr></thead><tbody>\(tries)</tbody></table></details>
                 """
             let output: HTML = task.output.map { o -> HTML in o == .emptyObject ? "" : "<details class=\"output\" data-key=\"output|\(task.taskID)\"><summary>Output (XCom)</summary>\(Layout.json(o))</details>" } ?? ""
             return """
                 <tr id="task-\(UILinks.anchor(task.taskID))" data-task="\(task.taskID)" data-state="\(task.state.rawValue)">
                 <th scope="row">\(task.taskID)\(spec.map { s -> HTML in "<div class=\"muted\">\(s.operator)\(s.pool.map { " · pool \($0)" } ?? "")</div>" })</th>
-                <td>\(StateStyle(task.state).badge)</td><td class="num">\(task.tryNumber) / \(task.maxTries)</td>
+                <td>\(StateStyle(task.state).badge)\(task.tryNumber > 0 ? "<div><a class=\"log-link\" href=\"\(UILinks.log(AttemptID(runID: run.id, taskID: task.taskID, tryNumber: task.tryNumber)))\">Log</a></div>" as HTML : "")</td><td class="num">\(task.tryNumber) / \(task.maxTries)</td>
                 <td class="num">\(task.attempts.isEmpty ? Layout.duration(nil) : Layout.duration(ran.secondsValue))</td>
                 <td class="num">\(task.attempts.isEmpty ? Layout.duration(nil) : Layout.duration(waited))</td>
                 <td>\(status)\(triesTable)\(output)</td></tr>
