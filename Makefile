@@ -15,6 +15,7 @@ build: deps
 test: deps
 	$(SWIFT) build --build-tests $(SWIFT_BUILD_FLAGS)
 	$(SWIFT) test --skip-build --no-parallel $(SWIFT_BUILD_FLAGS)
+	python3 -m pytest -q Tests/Browser
 	@$(MAKE) --no-print-directory validate-topics
 
 # Every event type the code emits, written by the tests, checked against topics/ with a real validator.

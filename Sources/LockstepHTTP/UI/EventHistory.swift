@@ -60,7 +60,7 @@ enum EventHistory {
     /// A short name for an event's step.
     static func step(_ item: Item) -> String {
         let type = item.type
-        if type == "lockstep.timer.fired" { return "timer " + (item.data?["kind"]?.stringValue ?? "") }
+        if type == "lockstep.timer.fired" { return "timer" + (item.data?["kind"]?.stringValue.map { " " + $0 } ?? "") }
         if type == "lockstep.task.dispatched" { return "dispatched" }
         if type == "lockstep.run.requested" { return "requested" }
         if type.hasPrefix("lockstep.ops.") { return String(type.dropFirst("lockstep.ops.".count)).replacingOccurrences(of: "_", with: " ") }
