@@ -24,14 +24,17 @@ struct APICommand: AsyncParsableCommand {
 /// The API server for `lockstep api` and `lockstep standalone`: the address from --http (or
 /// LOCKSTEP_HTTP, default 127.0.0.1:8080), the token secret from LOCKSTEP_API_SECRET; creates the
 /// first admin when there are no users and prints its generated password once.
-func makeAPIServer(_ runtime: Runtime, options: RuntimeOptions, http: String?) async throws -> APIServer {
+func makeAPIServer(_ runtime: Runtime, options: RuntimeOptions, http: String?, optional: Bool = false) async throws -> APIServer {
     let env = ProcessInfo.processInfo.environment
     let address: (host: String, port: Int)
     do { address = try APIServer.Configuration.parseAddress(http ?? environment("LOCKSTEP_HTTP") ?? "127.0.0.1:8080") } catch {
         throw UsageError("--http: \(error)")
     }
+    // `standalone` on the default address keeps its pipelines running when the port is taken.
+    let explicit = http != nil || environment("LOCKSTEP_HTTP") != nil
     let configuration = APIServer.Configuration(
-        host: address.host, port: address.port, secret: environment("LOCKSTEP_API_SECRET"), dagsDirectory: options.configuration.dags)
+        host: address.host, port: address.port, secret: environment("LOCKSTEP_API_SECRET"), bindFailureIsFatal: explicit || !optional,
+        dagsDirectory: options.configuration.dags)
     let fileConfig = try? DeploymentFiles.readConfig(URL(fileURLWithPath: options.configuration.config))
     let server = try await APIServer(runtime: runtime, configuration: configuration, environment: env, fileConfig: fileConfig)
     do {

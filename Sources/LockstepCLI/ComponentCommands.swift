@@ -40,7 +40,7 @@ struct StandaloneCommand: AsyncParsableCommand {
             ]
             if !noScheduler { services.append(Scheduler(runtime: runtime)) }
             if !runtime.config.alerts.isEmpty { services.append(try makeAlerter(runtime)) }
-            if !noHTTP { services.append(try await makeAPIServer(runtime, options: options, http: http)) }
+            if !noHTTP { services.append(try await makeAPIServer(runtime, options: options, http: http, optional: true)) }
             runtime.logger.info("standalone: bus \(options.bus), state \(runtime.store.location), \(runtime.dags.count) DAGs, packs \(runtime.registry.packs.joined(separator: ", "))")
             try await runServices(services, logger: runtime.logger)
         }

@@ -101,7 +101,15 @@ public final class APIServer: Service, Sendable {
                     }
                 }
             }
-            group.addTask { try await app.run() }
+            let configuration = self.configuration
+            let logger = runtime.logger
+            group.addTask {
+                do { try await app.run() } catch where !configuration.bindFailureIsFatal && !Task.isCancelled {
+                    logger.error("the API is not serving: \(configuration.host):\(configuration.port) could not be used (\(error)); pass --http HOST:PORT, or --no-http")
+                    // The other services of the process go on; this one ends with them.
+                    try await gracefulShutdown()
+                }
+            }
             // The server returns on graceful shutdown; then the observer is stopped.
             try await group.next()
             await observer?.stop()
