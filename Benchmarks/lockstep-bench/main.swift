@@ -28,6 +28,7 @@ let benches: [Bench] = [
           run: PipelineBench.runMemory),
     Bench(name: "api", groups: ["api"], summary: "API server time with 10,000 runs in the store: runs list, one run",
           run: APIBench.run),
+    Bench(name: "ui", groups: ["api"], summary: "web UI server time and size per page with 10,000 runs of 50 DAGs", run: UIBench.run),
 ]
 
 let selector = CommandLine.arguments.dropFirst().first ?? "all"
