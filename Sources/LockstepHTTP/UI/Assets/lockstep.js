@@ -68,9 +68,13 @@
       });
   }
 
+  // A burst of events is one refresh 120 ms after its first event; under a steady stream, at most
+  // one refresh starts every 500 ms, so a busy deployment costs a page two requests a second at most.
+  var lastStart = 0;
   function scheduleRefresh() {
     if (refreshTimer) { return; }
-    refreshTimer = setTimeout(function () { refreshTimer = null; refreshAll(); }, 120);
+    var wait = Math.max(120, lastStart + 500 - Date.now());
+    refreshTimer = setTimeout(function () { refreshTimer = null; lastStart = Date.now(); refreshAll(); }, wait);
   }
 
   function startPolling() {
@@ -160,6 +164,25 @@
       default: return;
     }
     if (target) { event.preventDefault(); target.focus(); }
+  });
+  // Roving focus: Tab enters a grid once (at the cell last focused), the arrows move inside it.
+  function rove(grid) {
+    var cells = grid.querySelectorAll("a.cell");
+    var current = grid.querySelector('a.cell[tabindex="0"]') || cells[cells.length - 1];
+    Array.prototype.forEach.call(cells, function (c) { c.setAttribute("tabindex", c === current ? "0" : "-1"); });
+  }
+  document.querySelectorAll("table.grid").forEach(rove);
+  document.addEventListener("lockstep:refreshed", function (event) {
+    event.target.querySelectorAll("table.grid").forEach(rove);
+    if (search) { search.dispatchEvent(new Event("input")); }
+  });
+  document.addEventListener("focusin", function (event) {
+    var cell = event.target;
+    if (!cell.classList || !cell.classList.contains("cell")) { return; }
+    var grid = cell.closest("table.grid");
+    if (!grid) { return; }
+    grid.querySelectorAll('a.cell[tabindex="0"]').forEach(function (c) { c.setAttribute("tabindex", "-1"); });
+    cell.setAttribute("tabindex", "0");
   });
   function sibling(tr, index) {
     var td = tr.children[index];

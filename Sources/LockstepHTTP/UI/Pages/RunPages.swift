@@ -72,11 +72,11 @@ struct RunPages: Sendable {
             <tr><th scope="row">Run type</th><td>\(trigger)</td></tr>
             <tr><th scope="row">Logical date</th><td>\(Layout.time(run.logicalDate))</td></tr>
             <tr><th scope="row">Queued · started · ended</th><td>\(Layout.time(run.requestedAt)) · \(Layout.time(run.startedAt)) · \(Layout.time(run.finishedAt))</td></tr>
-            <tr><th scope="row">Duration</th><td>\(Layout.duration(duration))\(run.state.isTerminal ? "" : " so far" as HTML)</td></tr>
+            <tr><th scope="row">Duration</th><td>\(duration == nil ? "not started" as HTML : Layout.duration(duration))\(run.state.isTerminal || duration == nil ? "" : " so far" as HTML)</td></tr>
             </tbody></table>
             \(failure)\(warnings)
             <h2>Conf</h2><div id="run-conf">\(Layout.json(run.conf))</div>
-            <h2>Gantt</h2>\(gantt.rows.isEmpty ? "<p class=\"muted\">No task has been dispatched yet.</p>" as HTML : gantt.svg())
+            <h2>Gantt</h2>\(gantt.rows.allSatisfy(\.bars.isEmpty) ? "<p class=\"muted\">No task has been dispatched yet.</p>" as HTML : gantt.svg())
             <p class="muted">Grey: waiting for a pool slot or a worker. Coloured: running, then its outcome (the glyph and number beside each bar say which try and how long).</p>
             <h2>Tasks</h2>\(tasks(run, dag: dag))
             """
