@@ -19,7 +19,7 @@ def test_op_triggers_training_from_the_form_and_watches_the_grid_turn_to_success
     field = b.find("#param-model_type")
     assert field.get_attribute("value") == "recommendation_model"
     b.find("#idempotency_key").send_keys("ui-live-grid")
-    b.screenshot("trigger-form", readme=True)
+    b.screenshot("trigger-form")
     b.find("#trigger-submit").click()
     run_id = f"{TRAINING}~ui-live-grid"
     wait_for(lambda: b.driver.current_url.split("?")[0].endswith(f"/dags/{TRAINING}"), "the grid after triggering")
@@ -96,7 +96,7 @@ def test_op_redrives_a_dead_letter(stack, browser):
     assert "unknown event type" in letter.find_element(By.CSS_SELECTOR, ".reason").text
     letter.find_element(By.CSS_SELECTOR, "details summary").click()
     assert "io.lockstep.test.published" in letter.text and "lockstep.runs.requests" in letter.text
-    b.screenshot("deadletters", readme=True)
+    b.screenshot("deadletters")
     letter.find_element(By.CSS_SELECTOR, "button.redrive").click()
     wait_for(lambda: "published again" in b.find(".notice.ok").text, "the redrive notice")
     assert letter_id in b.find(".notice.ok").text
