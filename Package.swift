@@ -89,6 +89,9 @@ let package = Package(
                                .product(name: "Prometheus", package: "swift-prometheus"),
                                .product(name: "Logging", package: "swift-log"),
                                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+                // The web UI's script, style sheet and icon, compiled in: nothing to find or fetch at run time.
+                resources: [.embedInCode("UI/Assets/lockstep.js"), .embedInCode("UI/Assets/lockstep.css"),
+                            .embedInCode("UI/Assets/favicon.svg")],
                 swiftSettings: strict),
         .target(name: "LockstepCLI",
                 dependencies: ["LockstepCore", "LockstepBus", "LockstepWire", "LockstepKafka", "LockstepOperators", "LockstepServices",

@@ -7,6 +7,7 @@
 #   - Node.js (the reference backend), openssl (test certificates)
 #   - FastAPI + uvicorn for the reference recommendation service, jsonschema and PyYAML for the checks
 #   - numpy, SciPy, scikit-learn, psycopg2 and pytest for the recommender trainer in ml/ and its tests
+#   - Chromium, chromium-driver and Selenium (+ pytest) for the web UI's browser tests
 set -euo pipefail
 
 PREFIX=${LOCKSTEP_DEPS_PREFIX:-/usr/local}
@@ -90,3 +91,7 @@ if ! python3 -c 'import fastapi, uvicorn, jsonschema, yaml, numpy, scipy, sklear
     numpy scipy scikit-learn psycopg2-binary pytest
 fi
 python3 -c 'import prometheus_client' 2>/dev/null || python3 -m pip install -q --disable-pip-version-check ${pip_flags[@]+"${pip_flags[@]}"} prometheus_client
+
+# 5. The web UI's browser tests: Debian's Chromium and its WebDriver, driven by Selenium from PyPI.
+apt_install chromium chromium-driver
+python3 -c 'import selenium, pytest' 2>/dev/null || python3 -m pip install -q --disable-pip-version-check ${pip_flags[@]+"${pip_flags[@]}"} selenium pytest

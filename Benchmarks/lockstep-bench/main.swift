@@ -32,6 +32,7 @@ let benches: [Bench] = [
           run: APIBench.run),
     Bench(name: "command", groups: ["operators"], summary: "ProcessGroup vs Foundation.Process spawn+wait, and a whole command task",
           run: CommandBench.run),
+    Bench(name: "ui", groups: ["api"], summary: "web UI server time and size per page with 10,000 runs of 50 DAGs", run: UIBench.run),
 ]
 
 let selector = CommandLine.arguments.dropFirst().first ?? "all"

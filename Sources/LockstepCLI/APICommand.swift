@@ -33,7 +33,8 @@ func makeAPIServer(_ runtime: Runtime, options: RuntimeOptions, http: String?, o
     // `standalone` on the default address keeps its pipelines running when the port is taken.
     let explicit = http != nil || environment("LOCKSTEP_HTTP") != nil
     let configuration = APIServer.Configuration(
-        host: address.host, port: address.port, secret: environment("LOCKSTEP_API_SECRET"), bindFailureIsFatal: explicit || !optional)
+        host: address.host, port: address.port, secret: environment("LOCKSTEP_API_SECRET"), bindFailureIsFatal: explicit || !optional,
+        dagsDirectory: options.configuration.dags)
     let fileConfig = try? DeploymentFiles.readConfig(URL(fileURLWithPath: options.configuration.config))
     let server = try await APIServer(runtime: runtime, configuration: configuration, environment: env, fileConfig: fileConfig)
     do {

@@ -19,6 +19,9 @@ public final class APIServer: Service, Sendable {
     public let routes: [RouteSpec]
     /// The routes Hummingbird's router holds, as `METHOD /path/:param`, for the OpenAPI check.
     public let routerRoutes: [String]
+    /// The web UI's pages and assets, `METHOD /path/:param`: HTML outside /api/v1 and api/openapi.yaml
+    /// (docs/ui.md lists them).
+    public let pageRoutes: [String]
     private let responder: RouterResponder<APIRequestContext>
     private let runReads: RunReadModel
     private let observer: BusObserver?
@@ -64,6 +67,7 @@ public final class APIServer: Service, Sendable {
         mount(router, APIAccess(authenticator: authenticator, runtime: runtime))
         routes = table.specs
         routerRoutes = router.routes.map { "\($0.method.rawValue) \($0.path)" }
+        pageRoutes = WebUI(env: env, authenticator: authenticator, metrics: metrics).register(router)
         responder = router.buildResponder()
     }
 

@@ -17,10 +17,13 @@ extension APIServer {
         /// When false, an address that cannot be bound is logged and the server stays down while the
         /// process's other services go on (`standalone` on its default address); when true it fails.
         public var bindFailureIsFatal: Bool
+        /// Where the DAG files are, for the web UI's Code view (nil: it shows the parsed DAG).
+        public var dagsDirectory: String?
 
         public init(
             host: String = "127.0.0.1", port: Int = 8080, tokenLifetime: TimeInterval = 3600, sessionLifetime: TimeInterval = 8 * 3600,
-            secret: String? = nil, secureCookies: Bool = false, observeBus: Bool = true, bindFailureIsFatal: Bool = true
+            secret: String? = nil, secureCookies: Bool = false, observeBus: Bool = true, bindFailureIsFatal: Bool = true,
+            dagsDirectory: String? = nil
         ) {
             self.host = host
             self.port = port
@@ -30,6 +33,7 @@ extension APIServer {
             self.secureCookies = secureCookies
             self.observeBus = observeBus
             self.bindFailureIsFatal = bindFailureIsFatal
+            self.dagsDirectory = dagsDirectory
         }
 
         /// `HOST:PORT` (`[::1]:8080` for IPv6), or why not.
