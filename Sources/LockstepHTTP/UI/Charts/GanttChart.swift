@@ -33,6 +33,7 @@ struct GanttChart {
                 case .succeeded?: "succeeded"
                 case .failed?, .timedOut?: "failed"
                 case .cancelled?: "cancelled"
+                case .skipped?: "skipped"
                 case nil: a.startedAt == nil ? "scheduled" : "running"
                 }
                 return Bar(tryNumber: a.tryNumber, scheduled: a.scheduledAt, started: a.startedAt, finished: a.finishedAt, state: state)
