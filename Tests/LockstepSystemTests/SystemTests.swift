@@ -36,13 +36,15 @@ struct SystemTests {
             }
         }
 
-        // FastAPI recorded exactly one training-complete for the run, with the seed's four fields.
+        // FastAPI recorded exactly one training-complete for the run: the seed's four fields, and the
+        // real trainer's held-out metrics beside the baselines'.
         let delivered = try await system.fastapi.received(
             idempotencyKey: idempotencyKey(dag: SystemDags.training, run: training, task: "notify_training_complete"))
         try #require(delivered.count == 1, "training-complete deliveries for \(training): \(delivered)")
         #expect(delivered[0]["kind"]?.stringValue == "model_metadata")
         let payload = try #require(delivered[0]["payload"]?.objectValue)
-        #expect(Set(payload.keys) == ["model_type", "training_samples", "training_timestamp", "model_version"])
+        #expect(Set(payload.keys) == ["model_type", "training_samples", "training_timestamp", "model_version", "metrics", "baseline"])
+        #expect(payload["metrics"]?["hr_at_10"]?.doubleValue != nil && payload["baseline"]?["popularity"]?["hr_at_10"]?.doubleValue != nil)
         #expect(payload["model_type"]?.stringValue == "recommendation_model")
         let samples = try #require(payload["training_samples"]?.intValue)
         #expect(samples > 0)
