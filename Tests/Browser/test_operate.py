@@ -71,18 +71,28 @@ def test_op_pauses_the_integration_dag_from_the_list(stack, browser):
     toggle = b.find(f"tr#dag-{INTEGRATION} form.pause-toggle button")
     assert toggle.get_attribute("aria-pressed") == "false" and "Active" in toggle.text
     toggle.click()
-    wait_for(lambda: b.find(f"tr#dag-{INTEGRATION} form.pause-toggle button").get_attribute("aria-pressed") == "true",
-             "the toggle to show paused")
-    assert "Paused" in b.find(f"tr#dag-{INTEGRATION} form.pause-toggle button").text
-    wait_for(lambda: stack.api("GET", f"/api/v1/dags/{INTEGRATION}")["is_paused"], "the DAG to be paused in the store")
-    # The trigger button goes once the page knows it is paused.
-    b.get("/dags")
-    assert not b.find_all(f"tr#dag-{INTEGRATION} a[href$='/trigger']")
-    audit = stack.api("GET", "/api/v1/audit?actor=op1")["entries"]
-    assert any(e["type"] == "lockstep.ops.dag_paused" and e["target"] == INTEGRATION for e in audit), audit
-    b.find(f"tr#dag-{INTEGRATION} form.pause-toggle button").click()
-    wait_for(lambda: not stack.api("GET", f"/api/v1/dags/{INTEGRATION}")["is_paused"], "the DAG to be unpaused")
-    b.assert_console_clean()
+    try:
+        wait_for(lambda: b.find(f"tr#dag-{INTEGRATION} form.pause-toggle button").get_attribute("aria-pressed") == "true",
+                 "the toggle to show paused")
+        wait_for(lambda: stack.api("GET", f"/api/v1/dags/{INTEGRATION}")["is_paused"], "the DAG to be paused in the store")
+        # A live refresh (any run's event) renders from the store, and keeps showing it paused.
+        run_id = stack.trigger("recommender_training_pipeline")
+        stack.wait_finished(run_id)
+        wait_for(lambda: b.find_all(f'a.sq[href$="{urllib.parse.quote(run_id, safe="")}"]'), "the list to refresh live")
+        assert "Paused" in b.find(f"tr#dag-{INTEGRATION} form.pause-toggle button").text
+        # The trigger button goes once the page knows it is paused.
+        b.get("/dags")
+        assert not b.find_all(f"tr#dag-{INTEGRATION} a[href$='/trigger']")
+        audit = stack.api("GET", "/api/v1/audit?actor=op1")["entries"]
+        assert any(e["type"] == "lockstep.ops.dag_paused" and e["target"] == INTEGRATION for e in audit), audit
+        b.click(f"tr#dag-{INTEGRATION} form.pause-toggle button")
+        wait_for(lambda: not stack.api("GET", f"/api/v1/dags/{INTEGRATION}")["is_paused"], "the DAG to be unpaused")
+        b.assert_console_clean()
+    finally:
+        # Whatever failed above, the next tests find the DAG running.
+        if stack.api("GET", f"/api/v1/dags/{INTEGRATION}")["is_paused"]:
+            stack.api("PATCH", f"/api/v1/dags/{INTEGRATION}", {"is_paused": False})
+            wait_for(lambda: not stack.api("GET", f"/api/v1/dags/{INTEGRATION}")["is_paused"], "the DAG to be unpaused")
 
 
 def test_op_redrives_a_dead_letter(stack, browser):
