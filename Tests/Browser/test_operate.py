@@ -16,7 +16,7 @@ def test_op_triggers_training_from_the_form_and_watches_the_grid_turn_to_success
     b.get("/dags")
     b.find(f"tr#dag-{TRAINING} a[href$='/trigger']").click()
     # The form is generated from the DAG's params, its default filled in.
-    field = b.find("#param-model_type")
+    field = wait_for(lambda: b.find_all("#param-model_type"), "the trigger form")[0]
     assert field.get_attribute("value") == "recommendation_model"
     b.find("#idempotency_key").send_keys("ui-live-grid")
     b.screenshot("trigger-form")
@@ -58,6 +58,7 @@ def test_op_triggers_training_from_the_form_and_watches_the_grid_turn_to_success
     wait_for(lambda: "model_version" in b.find("tr#task-train_model details.output[open] pre").text, "train_model's output")
     b.screenshot("run", readme=True)
     b.find("nav.subnav a[href$='/events']").click()
+    wait_for(lambda: b.driver.current_url.endswith("/events") and b.find_all("details.event-group"), "the event history")
     texts = [" ".join(g.text.split()) for g in b.find_all("details.event-group")]
     assert any("train_model #1" in t and "succeeded" in t for t in texts), texts
     b.click("details.event-group summary")
@@ -125,7 +126,7 @@ def test_replay_shows_the_dry_run_plan_and_publishes_only_on_confirm(stack, brow
     b.find("#from").send_keys(since)
     Select(b.find("#dag_id")).select_by_value(INTEGRATION)
     b.find("#replay-plan").click()
-    plan = b.find("#plan")
+    plan = wait_for(lambda: b.find_all("#plan"), "the dry-run plan")[0]
     assert "Dry run" in plan.text and "Nothing has been published yet" in plan.text
     planned = len(plan.find_elements(By.CSS_SELECTOR, "tbody tr"))
     assert planned >= 1
@@ -150,7 +151,7 @@ def test_backfill_shows_the_plan_and_nothing_is_published_until_confirmed(stack,
     b.find("#from").send_keys("2025-09-17T00:00:00Z")
     b.find("#to").send_keys("2025-09-17T12:00:00Z")
     b.find("#backfill-plan").click()
-    plan = b.find("#plan")
+    plan = wait_for(lambda: b.find_all("#plan"), "the dry-run plan")[0]
     rows = plan.find_elements(By.CSS_SELECTOR, "tbody tr")
     assert [r.find_element(By.CSS_SELECTOR, "td").text for r in rows] == [
         f"{INTEGRATION}@2025-09-17T00:00:00Z", f"{INTEGRATION}@2025-09-17T06:00:00Z", f"{INTEGRATION}@2025-09-17T12:00:00Z"]
