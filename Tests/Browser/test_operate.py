@@ -16,7 +16,7 @@ def test_op_triggers_training_from_the_form_and_watches_the_grid_turn_to_success
     b.get("/dags")
     b.find(f"tr#dag-{TRAINING} a[href$='/trigger']").click()
     # The form is generated from the DAG's params, its default filled in.
-    field = b.find("#param-model_type")
+    field = wait_for(lambda: b.find_all("#param-model_type"), "the trigger form")[0]
     assert field.get_attribute("value") == "recommendation_model"
     b.find("#idempotency_key").send_keys("ui-live-grid")
     b.screenshot("trigger-form")
@@ -58,6 +58,7 @@ def test_op_triggers_training_from_the_form_and_watches_the_grid_turn_to_success
     wait_for(lambda: "model_version" in b.find("tr#task-train_model details.output[open] pre").text, "train_model's output")
     b.screenshot("run", readme=True)
     b.find("nav.subnav a[href$='/events']").click()
+    wait_for(lambda: b.driver.current_url.endswith("/events") and b.find_all("details.event-group"), "the event history")
     texts = [" ".join(g.text.split()) for g in b.find_all("details.event-group")]
     assert any("train_model #1" in t and "succeeded" in t for t in texts), texts
     b.click("details.event-group summary")
@@ -71,18 +72,28 @@ def test_op_pauses_the_integration_dag_from_the_list(stack, browser):
     toggle = b.find(f"tr#dag-{INTEGRATION} form.pause-toggle button")
     assert toggle.get_attribute("aria-pressed") == "false" and "Active" in toggle.text
     toggle.click()
-    wait_for(lambda: b.find(f"tr#dag-{INTEGRATION} form.pause-toggle button").get_attribute("aria-pressed") == "true",
-             "the toggle to show paused")
-    assert "Paused" in b.find(f"tr#dag-{INTEGRATION} form.pause-toggle button").text
-    wait_for(lambda: stack.api("GET", f"/api/v1/dags/{INTEGRATION}")["is_paused"], "the DAG to be paused in the store")
-    # The trigger button goes once the page knows it is paused.
-    b.get("/dags")
-    assert not b.find_all(f"tr#dag-{INTEGRATION} a[href$='/trigger']")
-    audit = stack.api("GET", "/api/v1/audit?actor=op1")["entries"]
-    assert any(e["type"] == "lockstep.ops.dag_paused" and e["target"] == INTEGRATION for e in audit), audit
-    b.find(f"tr#dag-{INTEGRATION} form.pause-toggle button").click()
-    wait_for(lambda: not stack.api("GET", f"/api/v1/dags/{INTEGRATION}")["is_paused"], "the DAG to be unpaused")
-    b.assert_console_clean()
+    try:
+        wait_for(lambda: b.find(f"tr#dag-{INTEGRATION} form.pause-toggle button").get_attribute("aria-pressed") == "true",
+                 "the toggle to show paused")
+        wait_for(lambda: stack.api("GET", f"/api/v1/dags/{INTEGRATION}")["is_paused"], "the DAG to be paused in the store")
+        # A live refresh (any run's event) renders from the store, and keeps showing it paused.
+        run_id = stack.trigger("recommender_training_pipeline")
+        stack.wait_finished(run_id)
+        wait_for(lambda: b.find_all(f'a.sq[href$="{urllib.parse.quote(run_id, safe="")}"]'), "the list to refresh live")
+        assert "Paused" in b.find(f"tr#dag-{INTEGRATION} form.pause-toggle button").text
+        # The trigger button goes once the page knows it is paused.
+        b.get("/dags")
+        assert not b.find_all(f"tr#dag-{INTEGRATION} a[href$='/trigger']")
+        audit = stack.api("GET", "/api/v1/audit?actor=op1")["entries"]
+        assert any(e["type"] == "lockstep.ops.dag_paused" and e["target"] == INTEGRATION for e in audit), audit
+        b.click(f"tr#dag-{INTEGRATION} form.pause-toggle button")
+        wait_for(lambda: not stack.api("GET", f"/api/v1/dags/{INTEGRATION}")["is_paused"], "the DAG to be unpaused")
+        b.assert_console_clean()
+    finally:
+        # Whatever failed above, the next tests find the DAG running.
+        if stack.api("GET", f"/api/v1/dags/{INTEGRATION}")["is_paused"]:
+            stack.api("PATCH", f"/api/v1/dags/{INTEGRATION}", {"is_paused": False})
+            wait_for(lambda: not stack.api("GET", f"/api/v1/dags/{INTEGRATION}")["is_paused"], "the DAG to be unpaused")
 
 
 def test_op_redrives_a_dead_letter(stack, browser):
@@ -115,7 +126,7 @@ def test_replay_shows_the_dry_run_plan_and_publishes_only_on_confirm(stack, brow
     b.find("#from").send_keys(since)
     Select(b.find("#dag_id")).select_by_value(INTEGRATION)
     b.find("#replay-plan").click()
-    plan = b.find("#plan")
+    plan = wait_for(lambda: b.find_all("#plan"), "the dry-run plan")[0]
     assert "Dry run" in plan.text and "Nothing has been published yet" in plan.text
     planned = len(plan.find_elements(By.CSS_SELECTOR, "tbody tr"))
     assert planned >= 1
@@ -140,7 +151,7 @@ def test_backfill_shows_the_plan_and_nothing_is_published_until_confirmed(stack,
     b.find("#from").send_keys("2025-09-17T00:00:00Z")
     b.find("#to").send_keys("2025-09-17T12:00:00Z")
     b.find("#backfill-plan").click()
-    plan = b.find("#plan")
+    plan = wait_for(lambda: b.find_all("#plan"), "the dry-run plan")[0]
     rows = plan.find_elements(By.CSS_SELECTOR, "tbody tr")
     assert [r.find_element(By.CSS_SELECTOR, "td").text for r in rows] == [
         f"{INTEGRATION}@2025-09-17T00:00:00Z", f"{INTEGRATION}@2025-09-17T06:00:00Z", f"{INTEGRATION}@2025-09-17T12:00:00Z"]

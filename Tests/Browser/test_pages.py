@@ -68,7 +68,7 @@ def test_readable_and_usable_with_javascript_off(stack, browser):
     wait_for(lambda: "requested" in b.find(".notice.ok").text, "the trigger notice")
     stack.wait_finished(f"{TRAINING}~ui-no-script")
     b.find(".notice.ok a").click()
-    assert "succeeded" in b.find("tr#task-notify_training_complete").text
+    wait_for(lambda: "succeeded" in b.find("tr#task-notify_training_complete").text, "the run page")
     b.screenshot("run-no-script")
 
 

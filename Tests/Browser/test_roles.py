@@ -76,7 +76,7 @@ def test_without_a_session_every_page_sends_to_the_login_and_back(stack, browser
     b.driver.find_element(By.ID, "username").send_keys("viewer1")
     b.driver.find_element(By.ID, "password").send_keys("not the password")
     b.find("form button[type=submit]").click()
-    assert "Wrong user name or password" in b.find("#login-error").text
+    wait_for(lambda: "Wrong user name or password" in b.find("#login-error").text, "the login error")
     b.screenshot("login")
     b.driver.find_element(By.ID, "password").send_keys(stack.users["viewer1"])
     b.find("form button[type=submit]").click()

@@ -131,19 +131,55 @@
         return;
       }
       var paused = result.body.is_paused === true;
-      form.querySelector('input[name="is_paused"]').value = paused ? "false" : "true";
-      button.setAttribute("aria-pressed", paused ? "true" : "false");
-      button.querySelector(".label").textContent = paused ? "Paused" : "Active";
-      button.querySelector(".glyph").textContent = paused ? "⏸" : "▶";
-      button.title = paused ? "Paused: click to unpause" : "Active: click to pause";
+      var api = form.getAttribute("data-api");
+      // The coordinator applies the pause from the ops topic a moment later; until the store shows
+      // it, a live refresh would render the old state, so the toggle is held at what was asked for.
+      pendingPause[api] = paused;
+      showPaused(form, paused);
       if (message) { message.hidden = true; }
-      var row = form.closest("[data-paused]");
-      if (row) { row.setAttribute("data-paused", paused ? "true" : "false"); }
+      confirmPaused(api, paused, Date.now() + 10000);
     }).catch(function () {
       button.disabled = false;
       if (message) { message.textContent = "the server did not answer; try again"; message.hidden = false; }
     });
   });
+
+  var pendingPause = {};
+
+  function showPaused(form, paused) {
+    var button = form.querySelector("button");
+    form.querySelector('input[name="is_paused"]').value = paused ? "false" : "true";
+    button.setAttribute("aria-pressed", paused ? "true" : "false");
+    button.querySelector(".label").textContent = paused ? "Paused" : "Active";
+    button.querySelector(".glyph").textContent = paused ? "⏸" : "▶";
+    button.title = paused ? "Paused: click to unpause" : "Active: click to pause";
+    var row = form.closest("[data-paused]");
+    if (row) { row.setAttribute("data-paused", paused ? "true" : "false"); }
+  }
+
+  function applyPending(root) {
+    Object.keys(pendingPause).forEach(function (api) {
+      root.querySelectorAll('form.pause-toggle[data-api="' + CSS.escape(api) + '"]').forEach(function (form) {
+        showPaused(form, pendingPause[api]);
+      });
+    });
+  }
+  document.addEventListener("lockstep:refreshed", function (event) { applyPending(event.target); });
+
+  // Asks the API until the DAG reads as asked (or 10 s pass), then lets the page refresh from the store.
+  function confirmPaused(api, paused, deadline) {
+    fetch(api, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (dag) {
+        if ((dag && dag.is_paused === paused) || Date.now() > deadline) {
+          delete pendingPause[api];
+          scheduleRefresh();
+        } else {
+          setTimeout(function () { confirmPaused(api, paused, deadline); }, 100);
+        }
+      })
+      .catch(function () { setTimeout(function () { confirmPaused(api, paused, deadline); }, 250); });
+  }
 
   // ---- Grid: arrow keys move between cells, Home/End to the row's ends -----------------------------
   document.addEventListener("keydown", function (event) {

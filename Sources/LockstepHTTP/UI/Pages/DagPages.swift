@@ -38,7 +38,7 @@ struct DagPages: Sendable {
         let heads = runs.map { run -> HTML in
             let style = StateStyle(run.state)
             return """
-                <th scope="col" class="run"><a class="cell \(style.cssClass)" href="\(UILinks.run(run.id))" data-key="run|\(run.id)" title="\(run.id): \(run.statusText)" aria-label="run \(run.id): \(run.statusText)">\(style.glyph)</a><br><span class="when">\(Layout.shortDate(run.logicalDate).prefix(16))</span></th>
+                <th scope="col" class="run"><a class="cell \(style.cssClass)" href="\(UILinks.run(run.id))" data-key="run|\(run.id)" title="\(run.id): \(run.statusText)" aria-label="run \(run.id): \(run.statusText)">\(style.glyph)</a><br><span class="when">\(Layout.shortDate(run.logicalDate).dropFirst(5).prefix(11))</span></th>
                 """
         }
         let rows = taskIDs.map { taskID -> HTML in
@@ -189,12 +189,11 @@ struct DagPages: Sendable {
             <p class="muted"><a href="\(UILinks.dags)">DAGs</a> › \(dag.id)</p>
             <div class="toolbar"><h1>\(dag.id)</h1>\(pauseForm)\(trigger)</div>
             <p class="lede">\(dag.description)</p>
-            <table class="kv"><tbody>
-            <tr><th scope="row">Schedule</th><td><code>\(dag.schedule ?? "None")</code> (\(dag.timezone))\(dag.triggerOn.isEmpty ? "" : " · after \(dag.triggerOn.joined(separator: ", ")) succeeds" as HTML)</td></tr>
-            <tr><th scope="row">Next run</th><td>\(paused ? "<span class=\"muted\">paused</span>" as HTML : Layout.time(next))</td></tr>
-            <tr><th scope="row">Owner · tags</th><td>\(dag.owner) · \(dag.tags.map { t -> HTML in "<a class=\"tag\" href=\"\(UILinks.with(UILinks.dags, ["tags": t]))\">\(t)</a>" })</td></tr>
-            <tr><th scope="row">Max active runs</th><td>\(dag.maxActiveRuns)\(dag.catchup ? " · catchup" : "")</td></tr>
-            </tbody></table>
+            <p class="facts"><span><span class="muted">Schedule</span> <code>\(dag.schedule ?? "None")</code> (\(dag.timezone))\(dag.triggerOn.isEmpty ? "" : " · after \(dag.triggerOn.joined(separator: ", ")) succeeds" as HTML)</span>
+            <span><span class="muted">Next run</span> \(paused ? "<span class=\"muted\">paused</span>" as HTML : Layout.time(next))</span>
+            <span><span class="muted">Owner</span> \(dag.owner)</span>
+            <span><span class="muted">Max active runs</span> \(dag.maxActiveRuns)\(dag.catchup ? " · catchup" : "")</span>
+            <span>\(dag.tags.map { t -> HTML in "<a class=\"tag\" href=\"\(UILinks.with(UILinks.dags, ["tags": t]))\">\(t)</a>" })</span></p>
             \(Layout.notice(ui))
             \(tabs)
             """

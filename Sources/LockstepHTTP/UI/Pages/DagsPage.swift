@@ -143,7 +143,7 @@ struct DagsPage: Sendable {
         if pause { try await ops.pause(dag.id) } else { try await ops.unpause(dag.id) }
         // The coordinator applies it from the ops topic; wait (briefly) until the store shows it, so
         // the page the browser is sent to shows the DAG as the user left it.
-        let deadline = ContinuousClock.now + .seconds(2)
+        let deadline = ContinuousClock.now + .seconds(5)
         while try await env.pausedDags().contains(dag.id) != pause, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(20))
         }

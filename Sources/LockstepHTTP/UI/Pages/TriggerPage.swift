@@ -57,7 +57,7 @@ struct TriggerPage: Sendable {
         }
         // The coordinator records the run from the request topic; give it a moment so the grid the
         // browser lands on already has the new column (the page follows it live either way).
-        let deadline = ContinuousClock.now + .seconds(2)
+        let deadline = ContinuousClock.now + .seconds(5)
         while try await env.runtime.store.run(request.runID) == nil, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(20))
         }
