@@ -148,6 +148,8 @@ class Stack:
             LOCKSTEP_VAR_FASTAPI_BASE_URL=f"http://127.0.0.1:{self.fastapi_port}",
             LOCKSTEP_VAR_NODEJS_BASE_URL=f"http://127.0.0.1:{self.node_port}",
             LOCKSTEP_VAR_REPORTS_DIR=os.path.join(self.work, "reports"),
+            # The trainer the training pipeline runs; its default is ./ml of the directory Lockstep starts in.
+            LOCKSTEP_VAR_ML_DIR=os.path.join(ROOT, "ml"),
             LOCKSTEP_CONN_NOBLESTRIDE_POSTGRES=f"postgresql://postgres:{self.pg_password}@127.0.0.1:{self.pg_port}/noblestride",
         )
         self.lockstep = self._spawn("lockstep", [self.binary, "standalone", "--no-scheduler", "--http", f"127.0.0.1:{self.port}"],
@@ -175,12 +177,16 @@ class Stack:
 
     def write_log_lines(self, run_id, task_id, try_number, lines):
         """Stores log lines for an attempt the way a worker's log writer does (the task-log store's
-        table in the SQLite state), so the page is tested on logs of any size and timing."""
+        table in the SQLite state), in place of what the attempt logged, so the page is tested on logs
+        of any size and timing."""
         import sqlite3
         db = sqlite3.connect(os.path.join(self.data, "state.sqlite"), timeout=30)
         try:
             now = int(time.time() * 1000)
             with db:
+                if lines and lines[0][0] == 1:
+                    db.execute("DELETE FROM lockstep_task_logs WHERE run_id = ? AND task_id = ? AND try_number = ?",
+                               (run_id, task_id, try_number))
                 db.executemany(
                     "INSERT INTO lockstep_task_logs (run_id, task_id, try_number, seq, time_ms, stream, text) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     [(run_id, task_id, try_number, seq, now + seq, stream, text) for seq, stream, text in lines])

@@ -33,7 +33,7 @@ def test_op_triggers_training_from_the_form_and_watches_the_grid_turn_to_success
                        .map(a => a.dataset.state)""", run_id)
 
     wait_for(lambda: b.find_all(f'a.cell[data-key="{key}"]'), "the new run's column in the grid", timeout=30)
-    wait_for(lambda: (s := cell_states()) and len(s) == 5 and all(x == "succeeded" for x in s),
+    wait_for(lambda: (s := cell_states()) and len(s) == 6 and all(x == "succeeded" for x in s),
              "every task of the new run to show succeeded", timeout=120, interval=0.2)
     assert b.js("return window.__sameDocument") == "yes", "the page reloaded"
     assert b.find("#live-status").text == "live"

@@ -36,7 +36,7 @@ def test_every_page_renders_with_a_clean_console(stack, browser):
     # The graph is an SVG whose boxes say their state in words as well as colour.
     b.get(f"/dags/{TRAINING}/graph")
     labels = [a.get_attribute("aria-label") for a in b.find_all("svg.graph a")]
-    assert len(labels) == 5 and all(label.endswith("succeeded") for label in labels), labels
+    assert len(labels) == 6 and all(label.endswith("succeeded") for label in labels), labels
 
 
 def test_secrets_never_reach_a_page(stack, browser):

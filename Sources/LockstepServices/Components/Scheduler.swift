@@ -33,7 +33,9 @@ public final class Scheduler: Service, Sendable {
             while !Task.isShuttingDownGracefully && !Task.isCancelled {
                 let wake: Date
                 do { wake = try await schedule(&last) } catch is CancellationError { break }
-                try? await runtime.clock.sleep(until: wake)
+                // Up to the next firing (or the poll interval) away: a SIGTERM must not wait for it.
+                let clock = runtime.clock
+                try? await cancelWhenGracefulShutdown { try await clock.sleep(until: wake) }
             }
         }
     }
