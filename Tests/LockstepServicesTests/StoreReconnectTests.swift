@@ -2,6 +2,7 @@ import Foundation
 import LockstepBus
 import LockstepCore
 @testable import LockstepServices
+import LockstepTestKit
 import LockstepTestSupport
 import Logging
 import Testing
@@ -80,12 +81,11 @@ import Testing
         try cluster.stopServer(mode: .immediate)
         let waiting = Task { try await store.lastTicks() }
         // The operation is inside its reconnect loop; health answers without waiting for it.
-        let deadline = ContinuousClock.now + .seconds(20)
         var seen: StoreHealth = .connected
-        while ContinuousClock.now < deadline {
+        try? await poll("the store's health to say it is reconnecting", timeout: .seconds(20)) {
             seen = store.health
-            if case .reconnecting = seen { break }
-            try await Task.sleep(for: .milliseconds(10))
+            if case .reconnecting = seen { return true }
+            return false
         }
         guard case .reconnecting(let since, let lastError) = seen else {
             Issue.record("health never said reconnecting: \(seen)")
