@@ -15,7 +15,7 @@ build: deps
 test: deps
 	python3 scripts/check-module-map.py
 	$(SWIFT) build --build-tests $(SWIFT_BUILD_FLAGS)
-	$(SWIFT) test --skip-build --no-parallel $(SWIFT_BUILD_FLAGS)
+	bash scripts/run-swift-tests.sh $(SWIFT_BUILD_FLAGS)
 	python3 -m pytest -q Tests/Browser
 	@$(MAKE) --no-print-directory validate-topics
 	python3 -m pytest -q ml/tests

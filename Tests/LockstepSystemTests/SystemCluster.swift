@@ -396,9 +396,11 @@ final class SystemCluster: @unchecked Sendable {
         let deadline = ContinuousClock.now + timeout
         while process.isRunning {
             if ContinuousClock.now >= deadline { kill(process.processIdentifier, SIGKILL) }
+            if ContinuousClock.now >= deadline + .seconds(10) {
+                throw TestSupportError("lockstep \(arguments.joined(separator: " ")) still running 10 s after SIGKILL")
+            }
             try await Task.sleep(for: .milliseconds(50))
         }
-        process.waitUntilExit()
         return (process.terminationStatus, (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
                 (try? String(contentsOf: errURL, encoding: .utf8)) ?? "")
     }

@@ -51,7 +51,7 @@ public final class ManagedProcess: @unchecked Sendable {
     /// SIGKILL, for crash tests.
     public func kill9() {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
+        awaitExit()
     }
 
     /// SIGTERM, then SIGKILL if it has not exited within `grace`.
@@ -65,7 +65,18 @@ public final class ManagedProcess: @unchecked Sendable {
         let deadline = ContinuousClock.now + grace
         while process.isRunning && ContinuousClock.now < deadline { usleep(20_000) }
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
+        awaitExit()
+    }
+
+    /// Waits, bounded, for Foundation to see the exit of a process that was sent SIGKILL. Not
+    /// `waitUntilExit()`: it has no bound, and a test stuck in it holds the whole run with no word of
+    /// where (it also runs at exit, from `ExitCleanup`).
+    private func awaitExit(within bound: Duration = .seconds(10)) {
+        let deadline = ContinuousClock.now + bound
+        while process.isRunning && ContinuousClock.now < deadline { usleep(10_000) }
+        if process.isRunning {
+            FileHandle.standardError.write(Data("ManagedProcess: \(name) (pid \(pid)) still running \(bound) after SIGKILL; going on\n".utf8))
+        }
     }
 
     deinit { stop(grace: .seconds(1)) }
