@@ -8,7 +8,7 @@ import Logging
 struct APIEnvironment: Sendable {
     let runtime: Runtime
     let users: UserDirectory
-    let runs: RunReadModel
+    let runs: RunReader
     let json: JSONIO
     let configuration: APIServer.Configuration
     let observer: BusObserver?

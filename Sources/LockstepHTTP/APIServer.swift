@@ -23,7 +23,7 @@ public final class APIServer: Service, Sendable {
     /// (docs/ui.md lists them).
     public let pageRoutes: [String]
     private let responder: RouterResponder<APIRequestContext>
-    private let runReads: RunReadModel
+    private let runReads: RunReader
     private let observer: BusObserver?
     private let port = Mutex<Int?>(nil)
     private let stopping = StopFlag()
@@ -38,7 +38,7 @@ public final class APIServer: Service, Sendable {
         self.runtime = runtime
         self.configuration = configuration
         users = try await UserDirectory(runtime.store.location)
-        runReads = try RunReadModel(runtime.store.location)
+        runReads = try await RunReader(runtime.store.location)
         metrics = APIMetrics(version: SystemRoutes.version)
         metrics.declare(dagIDs: runtime.dags.map(\.id))
         observer = configuration.observeBus ? BusObserver(runtime: runtime, metrics: metrics) : nil

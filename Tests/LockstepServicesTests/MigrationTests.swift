@@ -17,7 +17,7 @@ import Testing
             let stores = try await openTogether(10, location)
             for store in stores { await store.close() }
             let recorded = try cluster.psql("SELECT version || ':' || name FROM lockstep_schema_migrations ORDER BY version", database: database)
-            #expect(recorded == "1:initial schema\n2:task logs\n3:component heartbeats", "round \(round): \(recorded)")
+            #expect(recorded == "1:initial schema\n2:task logs\n3:component heartbeats\n4:API users and sessions\n5:run list indexes", "round \(round): \(recorded)")
         }
     }
 
@@ -49,7 +49,7 @@ import Testing
         let location = StoreLocation.postgres(uri: cluster.uri(database: database))
         let before = try await StoreSchema.status(of: location)
         #expect(before.version == 1 && before.unrecorded && before.applied.isEmpty)
-        #expect(before.pending.map(\.version) == [2, 3])
+        #expect(before.pending.map(\.version) == [2, 3, 4, 5])
 
         let store = try await StateStore(location)
         let runs = try await store.runs()
@@ -59,7 +59,7 @@ import Testing
         // Adopted without change: every table the old release made is column for column as it was.
         #expect(try cluster.psql(Self.columnsQuery, database: database) == columnsBefore)
         let recorded = try cluster.psql("SELECT version || ':' || name FROM lockstep_schema_migrations ORDER BY version", database: database)
-        #expect(recorded == "1:initial schema\n2:task logs\n3:component heartbeats")
+        #expect(recorded == "1:initial schema\n2:task logs\n3:component heartbeats\n4:API users and sessions\n5:run list indexes")
     }
 
     @Test func aPostgresSchemaNewerThanThisReleaseIsRefusedSayingWhichVersionsAndWhatToDo() async throws {
@@ -90,7 +90,7 @@ import Testing
             let stores = try await openTogether(10, .sqlite(path: path))
             for store in stores { await store.close() }
             let status = try await StoreSchema.status(of: .sqlite(path: path))
-            #expect(status.applied.map(\.version) == [1, 2, 3], "round \(round)")
+            #expect(status.applied.map(\.version) == [1, 2, 3, 4, 5], "round \(round)")
         }
     }
 
@@ -114,7 +114,7 @@ import Testing
         let kept = try after.query("SELECT name, sql FROM sqlite_master ORDER BY name", []).filter { row in schemaBefore.contains { $0[0] == row[0] } }
         #expect(kept == schemaBefore)
         let recorded = try after.query("SELECT version, name FROM lockstep_schema_migrations ORDER BY version", [])
-        #expect(recorded == [["1", "initial schema"], ["2", "task logs"], ["3", "component heartbeats"]])
+        #expect(recorded == [["1", "initial schema"], ["2", "task logs"], ["3", "component heartbeats"], ["4", "API users and sessions"], ["5", "run list indexes"]])
     }
 
     @Test func aSQLiteSchemaNewerThanThisReleaseIsRefused() async throws {
@@ -141,9 +141,9 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: path))
 
         let migrated = try await StoreSchema.migrate(.sqlite(path: path))
-        #expect(migrated.version == StoreSchema.supportedVersion && migrated.appliedNow.map(\.version) == [1, 2, 3])
+        #expect(migrated.version == StoreSchema.supportedVersion && migrated.appliedNow.map(\.version) == [1, 2, 3, 4, 5])
         let again = try await StoreSchema.migrate(.sqlite(path: path))
-        #expect(again.appliedNow.isEmpty && again.applied.map(\.version) == [1, 2, 3])
+        #expect(again.appliedNow.isEmpty && again.applied.map(\.version) == [1, 2, 3, 4, 5])
     }
 
     // MARK: Helpers

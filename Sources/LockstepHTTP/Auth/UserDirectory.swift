@@ -7,9 +7,8 @@ import LockstepServices
 /// Users, browser sessions, failed-login counts and the token key, in tables of their own in the
 /// state store's database, so every API process sharing the store sees the same users and sessions.
 ///
-/// The tables are created here, `IF NOT EXISTS`, under a lock (PostgreSQL: an advisory lock held by
-/// the DDL's transaction; SQLite serialises writers itself), so API processes may start together.
-/// They should become a numbered migration of the store once it has versioned migrations.
+/// The tables are the state store's migration 4 (`Migrations.users`), applied here if nothing has
+/// migrated the database yet.
 ///
 /// An actor on a thread of its own: SQLite waits for fsync and libpq blocks.
 public actor UserDirectory {
@@ -30,25 +29,11 @@ public actor UserDirectory {
     }
 
     public init(_ location: StoreLocation) async throws {
+        // The tables are the store's migration 4: a `lockstep users add` before any component has
+        // started must find them too.
+        try await StoreSchema.migrate(location)
         executor = DedicatedThreadExecutor(name: "lockstep-users")
         db = try APIDatabase.open(location)
-        try createTables()
-    }
-
-    private func createTables() throws {
-        let statements = [
-            "CREATE TABLE IF NOT EXISTS lockstep_users (username TEXT PRIMARY KEY, role TEXT NOT NULL, password_hash TEXT NOT NULL, created_at_ms BIGINT NOT NULL)",
-            // The session id is kept as its SHA-256: a copy of the table logs nobody in.
-            "CREATE TABLE IF NOT EXISTS lockstep_sessions (id_hash TEXT PRIMARY KEY, username TEXT NOT NULL, csrf_token TEXT NOT NULL, expires_at_ms BIGINT NOT NULL)",
-            "CREATE TABLE IF NOT EXISTS lockstep_login_failures (throttle_key TEXT PRIMARY KEY, failures BIGINT NOT NULL, blocked_until_ms BIGINT NOT NULL)",
-            "CREATE TABLE IF NOT EXISTS lockstep_api_keys (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
-        ]
-        try db.transaction {
-            // Two processes creating the same table at once collide on PostgreSQL's catalog
-            // (unique violation on pg_type); the lock makes the second wait and find it made.
-            if db.dialect == .postgres { try db.query("SELECT pg_advisory_xact_lock(7283601)", []) }
-            for statement in statements { try db.execute(statement) }
-        }
     }
 
     public func close() {

@@ -47,8 +47,8 @@ struct RunRoutes {
         return run
     }
 
-    private func filter(_ request: Request) throws -> RunReadModel.Filter {
-        var filter = RunReadModel.Filter()
+    private func filter(_ request: Request) throws -> RunFilter {
+        var filter = RunFilter()
         for text in (request.query("state")?.split(separator: ",") ?? []) {
             guard let state = RunState(rawValue: String(text).trimmingCharacters(in: .whitespaces)) else {
                 throw Problem.badRequest("invalid-parameter", "`state` must be some of queued, running, succeeded, failed, cancelled, not `\(text)`", field: "state")
@@ -67,7 +67,7 @@ struct RunRoutes {
         return filter
     }
 
-    private func list(_ request: Request, _ filter: RunReadModel.Filter) async throws -> Response {
+    private func list(_ request: Request, _ filter: RunFilter) async throws -> Response {
         let page = try Page(request)
         let (runs, next) = try await env.runs.runs(filter, before: page.position, limit: page.limit)
         return env.json.response([

@@ -2,8 +2,8 @@ import Foundation
 import LockstepDrivers
 import LockstepServices
 
-/// The API's own connection to the state store's database, for the tables it owns (users, sessions)
-/// and its paged run reads. SQLite through the store's `SQLiteDatabase`; PostgreSQL on one libpq
+/// The API's own connection to the state store's database, for the users and sessions tables
+/// (migration 4) that `UserDirectory` reads and writes. SQLite through the store's `SQLiteDatabase`; PostgreSQL on one libpq
 /// connection (the store's reconnecting `PostgresDatabase` is internal to LockstepServices): a
 /// lost PostgreSQL connection fails the request, and the next request reconnects.
 enum APIDatabase {

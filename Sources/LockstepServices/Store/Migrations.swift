@@ -10,7 +10,7 @@ struct Migration: Sendable {
 /// Every migration this release knows, oldest first. Append only: a released migration is never
 /// edited, since databases out there already ran it.
 enum Migrations {
-    static let all: [Migration] = [initial, taskLogs, heartbeats]
+    static let all: [Migration] = [initial, taskLogs, heartbeats, users, runIndexes]
 
     static var latest: Int { all.last?.version ?? 0 }
 
@@ -47,6 +47,28 @@ enum Migrations {
     static let heartbeats = Migration(version: 3, name: "component heartbeats") { _ in
         [
             "CREATE TABLE lockstep_heartbeats (component TEXT NOT NULL, instance TEXT NOT NULL, kind TEXT NOT NULL, queue TEXT, state TEXT NOT NULL, detail TEXT NOT NULL, holding TEXT NOT NULL, since_ms BIGINT NOT NULL, heartbeat_ms BIGINT NOT NULL, PRIMARY KEY (component, instance))",
+        ]
+    }
+
+    /// The API's users, browser sessions, failed-login counts and token key (LockstepHTTP's
+    /// `UserDirectory` reads and writes them). `IF NOT EXISTS`: the API created these same tables
+    /// itself before this migration, so a database it already used is adopted unchanged.
+    static let users = Migration(version: 4, name: "API users and sessions") { _ in
+        [
+            "CREATE TABLE IF NOT EXISTS lockstep_users (username TEXT PRIMARY KEY, role TEXT NOT NULL, password_hash TEXT NOT NULL, created_at_ms BIGINT NOT NULL)",
+            // The session id is kept as its SHA-256: a copy of the table logs nobody in.
+            "CREATE TABLE IF NOT EXISTS lockstep_sessions (id_hash TEXT PRIMARY KEY, username TEXT NOT NULL, csrf_token TEXT NOT NULL, expires_at_ms BIGINT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS lockstep_login_failures (throttle_key TEXT PRIMARY KEY, failures BIGINT NOT NULL, blocked_until_ms BIGINT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS lockstep_api_keys (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        ]
+    }
+
+    /// The runs list's reads: every page is newest first below a cursor (`sequence`), optionally of
+    /// some states. Without these a page of all DAGs' runs, or of the failed ones, scans the table.
+    static let runIndexes = Migration(version: 5, name: "run list indexes") { _ in
+        [
+            "CREATE INDEX lockstep_runs_sequence ON lockstep_runs (sequence)",
+            "CREATE INDEX lockstep_runs_state ON lockstep_runs (state, sequence)",
         ]
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import LockstepCore
+import LockstepServices
 
 /// A page of runs, newest first, filtered by state and run type, continued with the cursor: the DAG's
 /// Runs tab and the Runs page (every DAG). One indexed query per page.
@@ -11,7 +12,7 @@ struct RunsTable: Sendable {
     static let types = ["scheduled", "manual", "backfill", "replay", "upstream"]
 
     func render(_ ui: UIRequest, dagID: String?, basePath: String) async throws -> HTML {
-        var filter = RunReadModel.Filter(dagID: dagID)
+        var filter = RunFilter(dagID: dagID)
         let state = ui.query("state").flatMap(RunState.init(rawValue:))
         if let state { filter.states = [state] }
         let type = ui.query("run_type").flatMap { Self.types.contains($0) ? $0 : nil }

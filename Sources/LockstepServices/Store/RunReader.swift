@@ -1,39 +1,57 @@
 import Foundation
 import LockstepCore
 import LockstepDrivers
-import LockstepServices
+import Logging
+
+/// Which runs a runs list shows: all, or those of one DAG, in some states, of some triggers, with a
+/// logical date in a range.
+public struct RunFilter: Sendable, Hashable {
+    public var dagID: String?
+    public var states: [RunState]
+    public var triggers: [String]
+    public var logicalFrom: Date?
+    public var logicalTo: Date?
+
+    public init(dagID: String? = nil, states: [RunState] = [], triggers: [String] = [], logicalFrom: Date? = nil, logicalTo: Date? = nil) {
+        self.dagID = dagID
+        self.states = states
+        self.triggers = triggers
+        self.logicalFrom = logicalFrom
+        self.logicalTo = logicalTo
+    }
+}
 
 /// Paged, filtered reads of the runs the coordinator keeps in the state store (`lockstep_runs`):
 /// newest first, continuing below a sequence number, so a page costs the same with 10 runs or
-/// 10,000. `StateStore.runs(dagID:limit:)` has no cursor or filters; this should become a store
-/// method once the store's schema is versioned, and read the same table.
-actor RunReadModel {
+/// 10,000 (migration 5 indexes `sequence` and `state, sequence` for exactly these reads).
+///
+/// Beside `StateStore`, not in it: the API's reads get a connection and a thread of their own, so a
+/// page never waits behind the coordinator's commits in the same process (`lockstep standalone`),
+/// and on PostgreSQL the same reconnecting connection as the store.
+public actor RunReader {
     private let executor: DedicatedThreadExecutor
     private let db: any SQLDatabase
     private let decoder = JSONDecoder()
-    nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
-    struct Filter: Sendable {
-        var dagID: String?
-        var states: [RunState] = []
-        var triggers: [String] = []
-        var logicalFrom: Date?
-        var logicalTo: Date?
+    /// Opens its connection; the schema must be migrated already (any component's store does it).
+    public init(_ location: StoreLocation, logger: Logger = Logger(label: "lockstep.runs.reader")) async throws {
+        executor = DedicatedThreadExecutor(name: "lockstep-run-reader")
+        let monitor = StoreHealthMonitor(store: location.description, logger: logger)
+        let opened = try await BlockingThread.run(name: "lockstep-run-reader-open") { () throws -> ReaderDatabase in
+            ReaderDatabase(db: try StoreSchema.open(location, health: monitor))
+        }
+        db = opened.db
     }
 
-    init(_ location: StoreLocation) throws {
-        executor = DedicatedThreadExecutor(name: "lockstep-api-runs")
-        db = try APIDatabase.open(location)
-    }
-
-    func close() {
+    public func close() {
         db.close()
         executor.stop()
     }
 
     /// Up to `limit` runs matching `filter` with a sequence below `before`, and the cursor position for
     /// the next page (nil on the last).
-    func runs(_ filter: Filter, before: Int64?, limit: Int) throws -> (runs: [DagRun], next: Int64?) {
+    public func runs(_ filter: RunFilter, before: Int64?, limit: Int) throws -> (runs: [DagRun], next: Int64?) {
         var clauses: [String] = []
         var parameters: [SQLValue] = []
         if let dag = filter.dagID {
@@ -68,7 +86,7 @@ actor RunReadModel {
         }
     }
 
-    private func matches(_ run: DagRun, _ filter: Filter) -> Bool {
+    private func matches(_ run: DagRun, _ filter: RunFilter) -> Bool {
         if !filter.triggers.isEmpty && !filter.triggers.contains(run.trigger.label) { return false }
         if let from = filter.logicalFrom, run.logicalDate < from { return false }
         if let to = filter.logicalTo, run.logicalDate > to { return false }
@@ -76,10 +94,17 @@ actor RunReadModel {
     }
 
     /// The newest `limit` runs of a DAG as (run id, state, logical date) — the DAG list's squares.
-    func latest(dagID: String, limit: Int) throws -> [(id: String, state: String)] {
+    public func latest(dagID: String, limit: Int) throws -> [(id: String, state: String)] {
         try db.query("SELECT run_id, state FROM lockstep_runs WHERE dag_id = $1 ORDER BY sequence DESC LIMIT $2", .text(dagID), .int(Int64(limit)))
             .map { ($0[0] ?? "", $0[1] ?? "") }
     }
 
-    func ping() throws { try db.query("SELECT 1", []) }
+    public func ping() throws { try db.query("SELECT 1", []) }
+}
+
+/// Hands the opened connection from the opening thread to the actor.
+private struct ReaderDatabase: @unchecked Sendable {
+    // @unchecked: created on the opening thread and used only by `RunReader`'s executor afterwards;
+    // nothing else keeps a reference.
+    let db: any SQLDatabase
 }
