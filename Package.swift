@@ -77,6 +77,7 @@ let package = Package(
         .target(name: "LockstepServices",
                 dependencies: ["LockstepCore", "LockstepDrivers", "LockstepBus", "LockstepWire", "LockstepOperators",
                                "LockstepNoblestride",
+                               .product(name: "CoreMetrics", package: "swift-metrics"),
                                .product(name: "Logging", package: "swift-log"),
                                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
                 swiftSettings: strict),

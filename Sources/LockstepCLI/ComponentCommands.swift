@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LockstepHTTP
 import LockstepOperators
 import LockstepServices
 import Logging
@@ -13,10 +14,33 @@ func runServices(_ services: [any Service], logger: Logger) async throws {
     try await group.run()
 }
 
-/// Opens the runtime for `component`, runs the services it makes until a signal, then closes the bus.
-func runComponent(_ options: RuntimeOptions, _ component: String, _ make: (Runtime) -> [any Service]) async throws {
+/// Opens the runtime for `component`, runs the services it makes (and its metrics endpoint, when
+/// asked for) until a signal, then closes the bus.
+func runComponent(
+    _ options: RuntimeOptions, _ metrics: MetricsOptions, _ component: String, _ make: (Runtime) throws -> [any Service]
+) async throws {
     try await options.withRuntime(component: component) { runtime in
-        try await runServices(make(runtime), logger: runtime.logger)
+        let (runtime, endpoint) = try metrics.attach(to: runtime)
+        try await runServices(try make(runtime) + endpoint, logger: runtime.logger)
+    }
+}
+
+/// `--metrics HOST:PORT`: the component process's own Prometheus endpoint (`/metrics`, `/health`).
+struct MetricsOptions: ParsableArguments {
+    @Option(name: .customLong("metrics"), help: "Serve this process's Prometheus metrics on HOST:PORT (/metrics, and /health). Env: LOCKSTEP_METRICS.")
+    var address: String?
+
+    /// The runtime counting into the endpoint, and the endpoint as a service; the runtime unchanged
+    /// and no service without the flag.
+    func attach(to runtime: Runtime) throws -> (Runtime, [any Service]) {
+        guard let address = address ?? ProcessInfo.processInfo.environment["LOCKSTEP_METRICS"], !address.isEmpty else { return (runtime, []) }
+        let server: ComponentMetricsServer
+        do { server = try ComponentMetricsServer(address: address, health: runtime.health, logger: runtime.logger) } catch {
+            throw UserFacingError("\(error)")
+        }
+        var counted = runtime
+        counted.metrics = server.componentMetrics
+        return (counted, [server])
     }
 }
 
@@ -29,9 +53,11 @@ struct StandaloneCommand: AsyncParsableCommand {
     @Flag(help: "Do not run the scheduler (runs start only from trigger requests).") var noScheduler = false
     @Option(name: .customLong("http"), help: "Serve the API on HOST:PORT (default 127.0.0.1:8080). Env: LOCKSTEP_HTTP.") var http: String?
     @Flag(name: .customLong("no-http"), help: "Do not serve the API.") var noHTTP = false
+    @OptionGroup var metrics: MetricsOptions
 
     func run() async throws {
         try await options.withRuntime(component: "standalone") { runtime in
+            let (runtime, endpoint) = try metrics.attach(to: runtime)
             let reports = options.reportsDirectory(runtime.config)
             var services: [any Service] = [
                 Coordinator(runtime: runtime),
@@ -41,6 +67,7 @@ struct StandaloneCommand: AsyncParsableCommand {
             if !noScheduler { services.append(Scheduler(runtime: runtime)) }
             if !runtime.config.alerts.isEmpty { services.append(try makeAlerter(runtime)) }
             if !noHTTP { services.append(try await makeAPIServer(runtime, options: options, http: http, optional: true)) }
+            services += endpoint
             runtime.logger.info("standalone: bus \(options.bus), state \(runtime.store.location), \(runtime.dags.count) DAGs, packs \(runtime.registry.packs.joined(separator: ", "))")
             try await runServices(services, logger: runtime.logger)
         }
@@ -50,8 +77,9 @@ struct StandaloneCommand: AsyncParsableCommand {
 struct SchedulerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "scheduler", abstract: "Publish schedule ticks for cron firings.")
     @OptionGroup var options: RuntimeOptions
+    @OptionGroup var metrics: MetricsOptions
     func run() async throws {
-        try await runComponent(options, "scheduler") { [Scheduler(runtime: $0)] }
+        try await runComponent(options, metrics, "scheduler") { [Scheduler(runtime: $0)] }
     }
 }
 
@@ -59,8 +87,9 @@ struct CoordinatorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "coordinator", abstract: "Advance runs: consume ticks, requests and results; dispatch tasks. One is active; others stand by.")
     @OptionGroup var options: RuntimeOptions
+    @OptionGroup var metrics: MetricsOptions
     func run() async throws {
-        try await runComponent(options, "coordinator") { [Coordinator(runtime: $0)] }
+        try await runComponent(options, metrics, "coordinator") { [Coordinator(runtime: $0)] }
     }
 }
 
@@ -68,8 +97,9 @@ struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "worker", abstract: "Run task attempts from the task-commands topic.")
     @OptionGroup var options: RuntimeOptions
     @Option(help: "Task attempts run at once.") var concurrency: Int = 2
+    @OptionGroup var metrics: MetricsOptions
     func run() async throws {
-        try await runComponent(options, "worker") { runtime in
+        try await runComponent(options, metrics, "worker") { runtime in
             [Worker(runtime: runtime, options: .init(
                 concurrency: concurrency, dataDirectory: options.dataDirectory, reportsDirectory: options.reportsDirectory(runtime.config)))]
         }
@@ -80,8 +110,9 @@ struct NotifierCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "notifier", abstract: "Deliver notifications (the training-complete POST); give-ups go to the dead-letter topic.")
     @OptionGroup var options: RuntimeOptions
+    @OptionGroup var metrics: MetricsOptions
     func run() async throws {
-        try await runComponent(options, "notifier") { runtime in
+        try await runComponent(options, metrics, "notifier") { runtime in
             [Worker(runtime: runtime, options: .notifier(
                 dataDirectory: options.dataDirectory, reportsDirectory: options.reportsDirectory(runtime.config)))]
         }
@@ -92,12 +123,14 @@ struct AlerterCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "alerter", abstract: "POST run and task lifecycle events to the webhooks under `alerts:` in the config.")
     @OptionGroup var options: RuntimeOptions
+    @OptionGroup var metrics: MetricsOptions
     func run() async throws {
         try await options.withRuntime(component: "alerter") { runtime in
+            let (runtime, endpoint) = try metrics.attach(to: runtime)
             guard !runtime.config.alerts.isEmpty else {
                 throw UserFacingError("no alerts in \(options.configuration.config); add one under `alerts:` (see the README's Alerts section)")
             }
-            try await runServices([try makeAlerter(runtime)], logger: runtime.logger)
+            try await runServices([try makeAlerter(runtime)] + endpoint, logger: runtime.logger)
         }
     }
 }

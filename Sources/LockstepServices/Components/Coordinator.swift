@@ -268,7 +268,9 @@ public final class Coordinator: Service, Sendable {
             async let published = records.isEmpty ? [] : runtime.watchingBroker(Self.component, "publishing \(records.count) events") {
                 try await runtime.bus.publish(records)
             }
+            let commitStart = ContinuousClock.now
             ids = try await committed
+            runtime.metrics.coordinatorBatch(events: step.outbox.count, commitSeconds: (ContinuousClock.now - commitStart).timeInterval)
             _ = try await published
         }
         // After the commit, so a run this batch finished is written before it may be forgotten. Counts

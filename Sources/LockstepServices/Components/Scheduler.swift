@@ -78,6 +78,7 @@ public final class Scheduler: Service, Sendable {
         let (type, data) = WireCodec.encode(.scheduleTick(tick))
         let event = runtime.event(id: tick.runID, component: Self.component, type: type, subject: dagID, data: data)
         try await runtime.publishPersistently(Self.component, event, to: runtime.topics.scheduleTicks, key: dagID)
+        runtime.metrics.tickPublished(dagID: dagID)
         runtime.logger.info("tick \(tick.runID)")
     }
 }

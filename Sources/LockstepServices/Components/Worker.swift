@@ -204,6 +204,9 @@ public final class Worker: Service, Sendable {
             emitted = error.events
         }
         for e in emitted { try await publishEmitted(e, dispatch: dispatch) }
+        runtime.metrics.attemptFinished(
+            component: options.name, queue: options.role.queue.rawValue, outcome: Self.outcomeLabel(result),
+            seconds: runtime.clock.now.timeIntervalSince(claimedAt))
         let (type, data) = WireCodec.encode(result)
         let event = runtime.event(id: "result/\(attempt)", component: options.name, type: type, subject: attempt.description, data: data)
         // Stored before it is published or the command committed: a redelivered command is then
@@ -218,6 +221,15 @@ public final class Worker: Service, Sendable {
             try await runtime.deadLetterPersistently(record, component: options.name, reason: "notification gave up after its retry budget: \(error)")
         }
         try await publishPersistently(event, to: runtime.topics.taskResults, key: attempt.runID)
+    }
+
+    /// The `outcome` label of an attempt's result.
+    static func outcomeLabel(_ result: EngineEvent) -> String {
+        switch result {
+        case .taskSucceeded: "succeeded"
+        case .taskTimedOut: "timed_out"
+        default: "failed"
+        }
     }
 
     /// Renews the attempt's claim every heartbeat while it runs, and stops it when the engine no

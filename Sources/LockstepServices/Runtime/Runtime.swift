@@ -22,6 +22,8 @@ public struct Runtime: Sendable {
     public var instance: String
     /// How each component of this process is doing (shared by every copy of this runtime).
     public let health: ComponentHealth
+    /// What the components count of their own work (`--metrics`); a no-op unless set.
+    public var metrics = ComponentMetrics()
 
     public init(
         bus: any EventBus, store: StateStore, topics: Topics = Topics(), dags: [DagSpec], config: LockstepConfig,
@@ -110,6 +112,7 @@ public struct Runtime: Sendable {
             id: "deadletter/\(record.position)", component: component, type: EventType.deadLetter,
             subject: record.position.description, data: data)
         try await publish(event, to: topics.deadLetters, key: record.key ?? record.position.description)
+        metrics.deadLettered(component: component, topic: record.position.topic)
         logger.warning("dead-lettered \(record.position)", metadata: ["component": .string(component), "reason": .string(reason)])
     }
 }
