@@ -23,6 +23,13 @@ enum KafkaBench {
         "partition.assignment.strategy": "cooperative-sticky",
         "fetch.wait.max.ms": "10", "session.timeout.ms": "6000", "heartbeat.interval.ms": "500",
     ]) { _, bench in bench }
+    /// Which of `common` only one kind of client reads: the raw clients get only their own kind's
+    /// (librdkafka warns, `CONFWARN`, about every property of the other kind it is given).
+    static let producerOnly: Set<String> = ["enable.idempotence", "acks", "partitioner", "linger.ms"]
+    static let consumerOnly: Set<String> = Set(KafkaConsumerDefaults.properties.keys).union([
+        "enable.auto.commit", "enable.auto.offset.store", "auto.offset.reset", "partition.assignment.strategy",
+        "fetch.wait.max.ms", "session.timeout.ms", "heartbeat.interval.ms",
+    ])
     /// Latency runs send one record at a time: no batching delay on either side.
     static let latencySettings = common.merging(["linger.ms": "0"]) { _, new in new }
     static let bulkSettings = common
@@ -261,7 +268,7 @@ enum RawKafka {
     }
 
     static func producer(servers: String, settings: [String: String], deliveries: Deliveries) throws -> OpaquePointer {
-        try handle(RD_KAFKA_PRODUCER, servers: servers, settings: settings) { conf in
+        try handle(RD_KAFKA_PRODUCER, servers: servers, settings: settings.filter { !KafkaBench.consumerOnly.contains($0.key) }) { conf in
             rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(deliveries).toOpaque())
             rd_kafka_conf_set_dr_msg_cb(conf) { _, message, opaque in
                 let deliveries = Unmanaged<Deliveries>.fromOpaque(opaque!).takeUnretainedValue()
@@ -271,7 +278,8 @@ enum RawKafka {
     }
 
     static func consumer(servers: String, settings: [String: String], group: String, topic: String) throws -> OpaquePointer {
-        let rk = try handle(RD_KAFKA_CONSUMER, servers: servers, settings: settings.merging(["group.id": group]) { $1 })
+        let own = settings.filter { !KafkaBench.producerOnly.contains($0.key) }
+        let rk = try handle(RD_KAFKA_CONSUMER, servers: servers, settings: own.merging(["group.id": group]) { $1 })
         rd_kafka_poll_set_consumer(rk)
         let list = rd_kafka_topic_partition_list_new(1)!
         defer { rd_kafka_topic_partition_list_destroy(list) }
