@@ -20,11 +20,12 @@ public final class InProcessLockstep: @unchecked Sendable {
     private var group: ServiceGroup?
     private var task: Task<Void, any Error>?
 
-    /// `registry` serves the workers and tells the coordinator each operator's default queue.
+    /// `registry` serves the workers and tells the coordinator each operator's default queue;
+    /// `spans` replaces the exporter the config's `otlpTracesEndpoint` would give.
     public init(
         dags: [DagSpec], config: LockstepConfig = LockstepConfig(pools: ["ml": PoolSpec(slots: 2)]),
         registry: OperatorRegistry = .allPacks, directory: URL? = nil, bus: (any EventBus)? = nil,
-        clock: any LockstepClock = SystemClock()
+        clock: any LockstepClock = SystemClock(), spans: SpanExporter? = nil
     ) async throws {
         self.directory = try directory ?? {
             let url = FileManager.default.temporaryDirectory.appendingPathComponent("lockstep-services-\(UUID().uuidString.prefix(8))")
@@ -36,7 +37,7 @@ public final class InProcessLockstep: @unchecked Sendable {
         runtime = Runtime(
             bus: try bus ?? EmbeddedBus(directory: self.directory),
             store: try await StateStore(.sqlite(path: self.directory.appendingPathComponent("state.sqlite").path)),
-            dags: dags, config: config, registry: registry, logger: logger, clock: clock)
+            dags: dags, config: config, registry: registry, logger: logger, clock: clock, spans: spans)
         self.registry = registry
     }
 
@@ -77,17 +78,22 @@ public final class InProcessLockstep: @unchecked Sendable {
 
     public func close() async {
         await stop()
+        await runtime.spans.shutdown()
         await runtime.bus.close()
         await runtime.store.close()
     }
 
-    /// Publishes a run request the way any producer would; returns the run id it will get.
+    /// Publishes a run request the way any producer would, with the producer's `traceparent` if
+    /// given; returns the run id it will get.
     @discardableResult
-    public func trigger(_ dagID: String, conf: JSONValue = .emptyObject, idempotencyKey: String? = nil) async throws -> RunID {
+    public func trigger(
+        _ dagID: String, conf: JSONValue = .emptyObject, idempotencyKey: String? = nil, traceparent: String? = nil
+    ) async throws -> RunID {
         let id = UUID().uuidString
         var data: [String: JSONValue] = ["dag_id": .string(dagID), "conf": conf]
         if let idempotencyKey { data["idempotency_key"] = .string(idempotencyKey) }
-        let event = runtime.event(id: id, component: "test", type: EventType.runRequested, data: .object(data))
+        var event = runtime.event(id: id, component: "test", type: EventType.runRequested, data: .object(data))
+        event.traceparent = traceparent
         try await runtime.publish(event, to: runtime.topics.runRequests, key: dagID)
         return .requested(dagID: dagID, idempotencyKey: idempotencyKey ?? id)
     }

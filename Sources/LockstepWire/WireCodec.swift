@@ -58,7 +58,9 @@ public enum WireCodec {
         switch type {
         case EventType.scheduleTick:
             let f = try WireFields(event.data, type: type)
-            return .scheduleTick(ScheduleTick(dagID: try f.string("dag_id"), logicalDate: try f.date("logical_date")))
+            var tick = ScheduleTick(dagID: try f.string("dag_id"), logicalDate: try f.date("logical_date"))
+            tick.trace = runTrace(of: event, runID: tick.runID)
+            return .scheduleTick(tick)
         case EventType.runRequested:
             return .runRequested(try decodeRunRequest(event))
         case EventType.attemptStarted:
@@ -124,7 +126,7 @@ public enum WireCodec {
         guard case .object = conf else { throw WireError(type, "`conf` must be a JSON object") }
         return RunRequest(
             runID: runID, dagID: dagID, logicalDate: try f.optionalDate("logical_date") ?? event.time ?? Date(timeIntervalSince1970: 0),
-            conf: conf, trigger: trigger)
+            conf: conf, trigger: trigger, trace: runTrace(of: event, runID: runID))
     }
 
     static func encode(_ trigger: RunTrigger) -> JSONValue {

@@ -160,6 +160,7 @@ struct BusConformanceTests {
                 time: Date(timeIntervalSince1970: 1_758_160_800.123456), subject: "run-42",
                 data: ["dag": "training", "attempt": 2, "ok": true])
             event.traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+            event.extensions["tracestate"] = "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"
             event.replayof = "evt-0"
             try await bus.publish([raw, event.record(topic: topic, key: "run-42")])
 
@@ -169,6 +170,8 @@ struct BusConformanceTests {
             #expect(records[0].value == [0, 1, 2, 255])
             #expect(records[0].headers == raw.headers)
             #expect(records[1].header("traceparent")?.stringValue == event.traceparent)
+            #expect(records[1].header("ce_traceparent")?.stringValue == event.traceparent)
+            #expect(records[1].header("ce_tracestate")?.stringValue == "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7")
             #expect(try CloudEvent(records[1]) == event)
         }
     }

@@ -17,6 +17,7 @@ struct CloudEventTests {
             time: Date(timeIntervalSince1970: 1_758_160_800.5), subject: "run-1",
             data: ["run": "run-1", "tries": 3, "score": 0.25, "tags": ["a", "b"], "none": nil])
         event.traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+        event.extensions["tracestate"] = "rojo=00f067aa0ba902b7"
         event.replayof = "evt-3"
         return event
     }
@@ -33,6 +34,7 @@ struct CloudEventTests {
         #expect(headers["ce_replayof"] == "evt-3")
         #expect(headers["ce_traceparent"] == sample.traceparent)
         #expect(headers["traceparent"] == sample.traceparent)
+        #expect(headers["ce_tracestate"] == "rojo=00f067aa0ba902b7")
         #expect(headers["content-type"] == "application/json")
         #expect(record.key == "run-1")
         #expect(try JSONValue.parse(String(decoding: record.value, as: UTF8.self)) == sample.data)
@@ -42,6 +44,10 @@ struct CloudEventTests {
     @Test func structuredModeRoundTrips() throws {
         let record = sample.structuredRecord(topic: "runs.events", key: "run-1")
         #expect(record.headers.first { $0.name == "content-type" }?.stringValue.hasPrefix("application/cloudevents+json") == true)
+        // The tracing extension's attributes are top-level members of the envelope.
+        let envelope = try JSONValue.parse(String(decoding: record.value, as: UTF8.self))
+        #expect(envelope.objectValue?["traceparent"] == .string("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"))
+        #expect(envelope.objectValue?["tracestate"] == .string("rojo=00f067aa0ba902b7"))
         #expect(try CloudEvent(asRead(record)) == sample)
     }
 

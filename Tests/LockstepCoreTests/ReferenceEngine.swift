@@ -61,7 +61,7 @@ struct ReferenceStep {
         switch event {
         case .runRequested(let request): requestRun(request)
         case .scheduleTick(let tick):
-            requestRun(RunRequest(runID: tick.runID, dagID: tick.dagID, logicalDate: tick.logicalDate, trigger: .schedule))
+            requestRun(RunRequest(runID: tick.runID, dagID: tick.dagID, logicalDate: tick.logicalDate, trigger: .schedule, trace: tick.trace))
         case .taskStarted(let attempt, let worker): started(attempt, worker: worker)
         case .taskSucceeded(let attempt, let success): succeeded(attempt, success)
         case .taskFailed(let attempt, let failure): finishAttempt(attempt, outcome: .failed, error: failure)
@@ -89,7 +89,7 @@ struct ReferenceStep {
         for spec in dag.tasks { tasks[spec.id] = TaskInstance(taskID: spec.id, maxTries: spec.retry.maxTries) }
         let run = DagRun(
             id: request.runID, dagID: dag.id, logicalDate: request.logicalDate, conf: conf, trigger: request.trigger,
-            state: .queued, sequence: state.nextSequence, requestedAt: now, tasks: tasks)
+            state: .queued, sequence: state.nextSequence, requestedAt: now, tasks: tasks, trace: request.trace)
         state.nextSequence += 1
         state.runs[run.id] = run
         state.activeRuns.append(run.id)
@@ -440,7 +440,8 @@ extension ReferenceStep {
         for dag in engine.dags.values.sorted(by: { $0.id < $1.id }) where dag.triggerOn.contains(run.dagID) {
             commands.append(.requestRun(RunRequest(
                 runID: "\(dag.id)@after:\(run.id)", dagID: dag.id, logicalDate: run.logicalDate,
-                conf: .emptyObject, trigger: .upstream(dagID: run.dagID, runID: run.id))))
+                conf: .emptyObject, trigger: .upstream(dagID: run.dagID, runID: run.id),
+                trace: run.trace.map { TraceContext(traceID: $0.traceID, parentSpanID: TraceContext.runSpanID(run.id), flags: $0.flags, tracestate: $0.tracestate) })))
         }
     }
 }

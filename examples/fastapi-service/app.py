@@ -10,6 +10,7 @@ Test knobs, by environment at start or at run time with POST /_control:
 """
 
 import asyncio
+import logging
 import os
 from datetime import datetime, timezone
 from typing import Dict, List, Optional, Union
@@ -66,10 +67,23 @@ class State:
         self.received: List[dict] = []
         self.keys: set = set()
         self.requests = 0
+        # Every request's W3C `traceparent` (None when it had none), to show a caller's trace arrived.
+        self.traces: List[dict] = []
 
 
 state = State()
 app = FastAPI(title="Noblestride recommendation service (reference)")
+log = logging.getLogger("uvicorn.error")
+
+
+@app.middleware("http")
+async def record_trace(request: Request, call_next):
+    """Logs and keeps each request's `traceparent`, as a traced service would take up its caller's trace."""
+    traceparent = request.headers.get("traceparent")
+    if request.url.path not in ("/api/received", "/_control"):
+        state.traces.append({"method": request.method, "path": request.url.path, "traceparent": traceparent})
+        log.info("%s %s traceparent=%s", request.method, request.url.path, traceparent or "-")
+    return await call_next(request)
 
 
 async def _knobs() -> Optional[JSONResponse]:
@@ -96,7 +110,9 @@ async def health():
 
 @app.post("/api/model/training-complete")
 async def training_complete(
-    payload: Union[ModelMetadata, SyncPackage], idempotency_key: Optional[str] = Header(default=None)
+    payload: Union[ModelMetadata, SyncPackage],
+    idempotency_key: Optional[str] = Header(default=None),
+    traceparent: Optional[str] = Header(default=None),
 ):
     failure = await _knobs()
     if failure is not None:
@@ -109,6 +125,7 @@ async def training_complete(
     state.received.append({
         "kind": kind,
         "idempotency_key": idempotency_key,
+        "traceparent": traceparent,
         "payload": payload.model_dump(exclude_none=True),
         "received_at": datetime.now(timezone.utc).isoformat(),
     })
@@ -117,7 +134,7 @@ async def training_complete(
 
 @app.get("/api/received")
 async def received():
-    return {"count": len(state.received), "items": state.received, "requests": state.requests}
+    return {"count": len(state.received), "items": state.received, "requests": state.requests, "traces": state.traces}
 
 
 @app.post("/_control")

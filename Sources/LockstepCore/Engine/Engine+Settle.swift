@@ -217,10 +217,14 @@ extension Step {
     /// DAGs that declare `trigger_on` this one get a run request, with an id derived from this run so
     /// that a repeated success never starts two.
     private mutating func requestDownstreamRuns(of run: RunRef, plan: DagPlan) {
+        // The downstream run joins this run's trace, as a child of its run span.
+        let trace = (state.readRun(run.id, \.trace) ?? nil).map {
+            TraceContext(traceID: $0.traceID, parentSpanID: TraceContext.runSpanID(run.id), flags: $0.flags, tracestate: $0.tracestate)
+        }
         for dagID in plan.downstreamDags {
             commands.append(.requestRun(RunRequest(
                 runID: "\(dagID)@after:\(run.id)", dagID: dagID, logicalDate: run.logicalDate,
-                conf: .emptyObject, trigger: .upstream(dagID: run.dagID, runID: run.id))))
+                conf: .emptyObject, trigger: .upstream(dagID: run.dagID, runID: run.id), trace: trace)))
         }
     }
 }

@@ -127,7 +127,7 @@ struct Step {
         switch event {
         case .runRequested(let request): requestRun(request)
         case .scheduleTick(let tick):
-            requestRun(RunRequest(runID: tick.runID, dagID: tick.dagID, logicalDate: tick.logicalDate, trigger: .schedule))
+            requestRun(RunRequest(runID: tick.runID, dagID: tick.dagID, logicalDate: tick.logicalDate, trigger: .schedule, trace: tick.trace))
         case .taskStarted(let attempt, let worker): started(attempt, worker: worker)
         case .taskSucceeded(let attempt, let success): succeeded(attempt, success)
         case .taskFailed(let attempt, let failure): finishAttempt(attempt, outcome: .failed, error: failure)
@@ -155,7 +155,7 @@ struct Step {
         for spec in dag.tasks { tasks[spec.id] = TaskInstance(taskID: spec.id, maxTries: spec.retry.maxTries) }
         let run = DagRun(
             id: request.runID, dagID: dag.id, logicalDate: request.logicalDate, conf: conf, trigger: request.trigger,
-            state: .queued, sequence: state.nextSequence, requestedAt: now, tasks: tasks)
+            state: .queued, sequence: state.nextSequence, requestedAt: now, tasks: tasks, trace: request.trace)
         state.nextSequence += 1
         if engine.plans[dag.id]?.hasDependsOnPast == true {
             // The runs right after it (by logical date) now have it as their previous run.

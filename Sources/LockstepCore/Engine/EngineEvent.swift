@@ -22,12 +22,18 @@ public struct RunRequest: Sendable, Hashable, Codable {
     public var logicalDate: Date
     public var conf: JSONValue
     public var trigger: RunTrigger
-    public init(runID: RunID, dagID: String, logicalDate: Date, conf: JSONValue = .emptyObject, trigger: RunTrigger = .manual) {
+    /// The trace the run joins: the producer's, or one the shell started for it.
+    public var trace: TraceContext?
+    public init(
+        runID: RunID, dagID: String, logicalDate: Date, conf: JSONValue = .emptyObject, trigger: RunTrigger = .manual,
+        trace: TraceContext? = nil
+    ) {
         self.runID = runID
         self.dagID = dagID
         self.logicalDate = logicalDate
         self.conf = conf
         self.trigger = trigger
+        self.trace = trace
     }
 }
 
@@ -56,9 +62,12 @@ public enum RunTrigger: Sendable, Hashable, Codable {
 public struct ScheduleTick: Sendable, Hashable, Codable {
     public var dagID: String
     public var logicalDate: Date
-    public init(dagID: String, logicalDate: Date) {
+    /// The trace the scheduled run gets (the shell's, from the tick event).
+    public var trace: TraceContext?
+    public init(dagID: String, logicalDate: Date, trace: TraceContext? = nil) {
         self.dagID = dagID
         self.logicalDate = logicalDate
+        self.trace = trace
     }
     public var runID: RunID { .scheduled(dagID: dagID, logicalDate: logicalDate) }
 }

@@ -149,6 +149,9 @@ public struct EngineState: Sendable, Hashable, Codable {
     /// Whether a run with this id exists or existed (held, or finished and forgotten).
     func knows(_ id: RunID) -> Bool { runs.index(forKey: id) != nil || forgotten.index(forKey: id) != nil }
 
+    /// The trace of a held run, read in place (the coordinator stamps it on the run's events).
+    public func trace(of id: RunID) -> TraceContext? { readRun(id, \.trace) ?? nil }
+
     /// Reads from a held run in place, without copying the run.
     @inline(__always)
     func readRun<R>(_ id: RunID, _ read: (DagRun) -> R) -> R? {

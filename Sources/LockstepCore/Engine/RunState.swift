@@ -104,6 +104,8 @@ public struct DagRun: Sendable, Hashable, Codable {
     public var tasks: [String: TaskInstance]
     /// The run's failure cause: the first task that failed, with its error.
     public var failure: String?
+    /// The W3C trace the run's events, commands and outgoing calls carry (from its request).
+    public var trace: TraceContext?
 
     public var warnings: [String] { tasks.keys.sorted().flatMap { tasks[$0]!.warnings } }
 

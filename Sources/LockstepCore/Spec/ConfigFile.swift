@@ -1,6 +1,6 @@
 /// Reads `config/lockstep.yaml`: operator packs, pools, variables, connections and alerts shared by every DAG.
 enum ConfigFile {
-    static let keys = ["packs", "pools", "variables", "connections", "alerts"]
+    static let keys = ["packs", "pools", "variables", "connections", "alerts", "otlp_endpoint"]
 
     static func parse(_ text: String, file: String) throws(ConfigError) -> LockstepConfig {
         let root = try YAMLNode.parse(text, file: file)
@@ -28,6 +28,12 @@ enum ConfigFile {
         }
         if let alerts = try root.optional("alerts") {
             for (name, node) in try alerts.mapping() { config.alerts.append(try alert(name, node)) }
+        }
+        if let endpoint = try root.optional("otlp_endpoint") {
+            let text = try endpoint.string()
+            do { config.otlpTracesEndpoint = try LockstepConfig.tracesURL(text, appendPath: true, key: "otlp_endpoint", file: file) } catch {
+                throw endpoint.error(error.message, fix: error.fix)
+            }
         }
         return config
     }

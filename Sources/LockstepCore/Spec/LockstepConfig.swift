@@ -11,6 +11,8 @@ public struct LockstepConfig: Sendable, Hashable {
     public var connections: [String: String]
     /// Webhooks told about run and task lifecycle events (by `lockstep alerter`), in file order.
     public var alerts: [AlertSpec]
+    /// Where each attempt's span is exported (OTLP/HTTP JSON, the full `/v1/traces` URL); nil: none.
+    public var otlpTracesEndpoint: String?
 
     public init(
         pools: [String: PoolSpec] = [:], variables: [String: String] = [:], connections: [String: String] = [:],

@@ -10,6 +10,8 @@ public struct Delivery: Sendable {
     public var timeout: Duration
     public var maxAttempts: Int
     public var backoff: Duration
+    /// Sent with every try beside the fixed ones (e.g. a task's `traceparent`); the fixed ones win.
+    public var headers: [String: String] = [:]
 
     public struct Receipt: Sendable {
         public var response: HTTPResponse
@@ -42,7 +44,8 @@ public struct Delivery: Sendable {
         budget: () throws(DriverError) -> Duration
     ) async throws(DriverError) -> Receipt {
         let body = Data(payload.canonicalJSON().utf8)
-        let headers = ["Content-Type": "application/json", "Accept": "application/json", "Idempotency-Key": key]
+        let headers = self.headers.merging(
+            ["Content-Type": "application/json", "Accept": "application/json", "Idempotency-Key": key]) { _, fixed in fixed }
         var wait = backoff
         for attempt in 1...maxAttempts {
             let failure: DriverError

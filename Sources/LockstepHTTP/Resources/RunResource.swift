@@ -25,6 +25,7 @@ enum RunResource {
         o["conf"] = run.conf
         o.set("failure", run.failure)
         o.set("warnings", run.warnings)
+        o.set("trace_id", run.trace?.traceID)
         return o.json
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import LockstepCore
 import LockstepServices
@@ -92,9 +93,12 @@ struct RunRoutes {
         if case .failure(let problems) = ParamValidation.resolve(conf, against: dag.params) {
             throw Problem.unprocessable("conf-invalid", "conf does not match the params of `\(dag.id)`: \(problems.joined(separator: "; "))", field: "conf")
         }
+        // A client's own trace (W3C `traceparent`) is continued; a malformed one is ignored, as the spec says.
+        let trace = TraceContext.parse(
+            traceparent: request.headers[Self.traceparentHeader], tracestate: request.headers[Self.tracestateHeader])
         let request: RunRequest
         do {
-            request = try await env.ops(caller).trigger(dag.id, conf: conf, idempotencyKey: key, logicalDate: logicalDate)
+            request = try await env.ops(caller).trigger(dag.id, conf: conf, idempotencyKey: key, logicalDate: logicalDate, trace: trace)
         } catch let refusal as RunAdmission.Refusal {
             throw Problem.unprocessable("run-refused", refusal.reason)
         }
@@ -118,6 +122,10 @@ struct RunRoutes {
         o["conf"] = request.conf
         o.set("failure", nil as String?)
         o.set("warnings", [String]())
+        o.set("trace_id", request.trace?.traceID)
         return env.json.response(o.json, status: .created, headers: headers)
     }
+
+    static let traceparentHeader = HTTPField.Name("traceparent")!
+    static let tracestateHeader = HTTPField.Name("tracestate")!
 }

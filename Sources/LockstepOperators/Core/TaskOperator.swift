@@ -38,6 +38,10 @@ public struct OperatorContext: Sendable {
     /// Every connection URI and password and every secret-named variable's value, for masking what the
     /// operator reports outside the log (error messages, outputs of programs it ran).
     public var secrets: SecretMask
+    /// The W3C trace context of this attempt (`00-<run's trace id>-<attempt's span id>-<flags>`), for
+    /// the operator's outgoing calls; nil when the command carried none.
+    public var traceparent: String?
+    public var tracestate: String?
 
     public init(
         dagID: String, runID: String, taskID: String, tryNumber: Int = 1, logicalDate: Date,
@@ -66,6 +70,16 @@ public struct OperatorContext: Sendable {
         let log = log ?? .discarding(AttemptID(runID: runID, taskID: taskID, tryNumber: tryNumber))
         log.protect(secrets)
         self.log = log
+    }
+
+    /// The headers that carry this attempt's trace on an outgoing HTTP call (W3C Trace Context).
+    public var traceHeaders: [String: String] {
+        var headers: [String: String] = [:]
+        if let traceparent {
+            headers["traceparent"] = traceparent
+            if let tracestate { headers["tracestate"] = tracestate }
+        }
+        return headers
     }
 
     /// Time left before the deadline, capped at `cap`; a timeout error once nothing is left.

@@ -18,6 +18,10 @@ struct HTTPOperator: TaskOperator {
             // Run and task, not the try: a retry or a redelivered command repeats the same key.
             spec.headers["Idempotency-Key"] = IdempotencyKey.make(dagID: context.dagID, runID: context.runID, taskID: context.taskID)
         }
+        // The attempt's trace, unless the task sets its own trace headers.
+        for (name, value) in context.traceHeaders where !spec.headers.keys.contains(where: { $0.lowercased() == name }) {
+            spec.headers[name] = value
+        }
         var mask = context.secrets
         mask.formUnion(spec.headerSecrets)
         context.log.protect(spec.headerSecrets)

@@ -17,7 +17,7 @@ struct HTTPRequestSpec: Sendable {
     static let defaultResponseLimit = 1 << 20
     /// Headers whose values are ordinary words, not credentials, and so are not masked.
     static let plainHeaders: Set<String> = ["content-type", "accept", "accept-encoding", "accept-language", "user-agent",
-                                            "cache-control", "content-language", "idempotency-key"]
+                                            "cache-control", "content-language", "idempotency-key", "traceparent", "tracestate"]
 
     init(_ params: Params) throws(OperatorError) {
         let origin = params.origin

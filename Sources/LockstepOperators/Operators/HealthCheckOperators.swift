@@ -13,8 +13,9 @@ struct HealthProbe: Sendable {
         var detail: [String: JSONValue] = ["url": .string(Redacted.uri(url.absoluteString))]
         do throws(OperatorError) {
             let budget = try context.budget(cap: timeout)
+            let headers = context.traceHeaders.merging(["Accept": "application/json"]) { _, fixed in fixed }
             let response = try await driving { () async throws(DriverError) in
-                try await HTTPClient.send(method: "GET", url: url, headers: ["Accept": "application/json"], timeout: budget)
+                try await HTTPClient.send(method: "GET", url: url, headers: headers, timeout: budget)
             }
             detail["http_status"] = .int(Int64(response.status))
             guard response.isSuccess else { throw OperatorError(HTTPClient.statusError(response, method: "GET", url: url)) }

@@ -13,8 +13,10 @@ extension Delivery {
     /// Within a task attempt: tries stop at its deadline; failures are logged with its identity.
     public func post(_ payload: JSONValue, key: String, _ context: OperatorContext) async throws(OperatorError) -> Receipt {
         let timeout = self.timeout
+        var delivery = self
+        delivery.headers.merge(context.traceHeaders) { own, _ in own }
         return try await driving { () async throws(DriverError) in
-            try await post(payload, key: key, deadline: context.deadline, logger: context.taskLogger) { () throws(DriverError) in
+            try await delivery.post(payload, key: key, deadline: context.deadline, logger: context.taskLogger) { () throws(DriverError) in
                 do throws(OperatorError) { return try context.budget(cap: timeout) } catch {
                     throw DriverError(error.category, error.message, retryable: error.retryable)
                 }

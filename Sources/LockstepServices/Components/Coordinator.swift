@@ -171,6 +171,8 @@ public final class Coordinator: Service, Sendable {
         var timersCleared: Set<TimerID> = []
         var touched: Set<RunID> = []
         var flagsChanged = false
+        /// Spans of the runs this batch finished, exported once it is committed.
+        var spans: [Span] = []
         var isEmpty: Bool { outbox.isEmpty && timersSet.isEmpty && timersCleared.isEmpty && touched.isEmpty && !flagsChanged }
     }
 
@@ -217,7 +219,8 @@ public final class Coordinator: Service, Sendable {
                 let topic = runtime.topics.commands(for: queue(of: dispatch))
                 step.outbox.append(entry(
                     id: "dispatch/\(dispatch.attempt)", type: EventType.taskDispatched, subject: dispatch.attempt.description,
-                    data: WireCodec.encode(dispatch), topic: topic, key: dispatch.attempt.runID, now: now))
+                    data: WireCodec.encode(dispatch), topic: topic, key: dispatch.attempt.runID, now: now,
+                    trace: state.trace(of: dispatch.attempt.runID), spanID: TraceContext.spanID(of: dispatch.attempt)))
             case .startTimer(let timer, let at):
                 step.timersSet[timer] = at
                 step.timersCleared.remove(timer)
@@ -228,20 +231,27 @@ public final class Coordinator: Service, Sendable {
                 step.outbox.append(entry(
                     id: "abandon/\(attempt)", type: EventType.attemptAbandoned, subject: attempt.description,
                     data: ["run_id": .string(attempt.runID), "task_id": .string(attempt.taskID), "try_number": .int(Int64(attempt.tryNumber)), "reason": .string(reason)],
-                    topic: runtime.topics.runEvents, key: attempt.runID, now: now))
+                    topic: runtime.topics.runEvents, key: attempt.runID, now: now,
+                    trace: state.trace(of: attempt.runID), spanID: TraceContext.spanID(of: attempt)))
             case .publish(let lifecycle):
                 let (type, data) = WireCodec.encode(lifecycle)
                 let id = "\(lifecycle.kind.rawValue)/\(lifecycle.runID)/\(lifecycle.taskID ?? "-")/\(lifecycle.tryNumber ?? 0)"
-                step.outbox.append(entry(id: id, type: type, subject: lifecycle.runID, data: data, topic: runtime.topics.runEvents, key: lifecycle.runID, now: now))
+                let trace = state.trace(of: lifecycle.runID)
+                step.outbox.append(entry(id: id, type: type, subject: lifecycle.runID, data: data, topic: runtime.topics.runEvents,
+                                         key: lifecycle.runID, now: now, trace: trace, spanID: RunSpans.spanID(of: lifecycle)))
+                if let span = RunSpans.span(lifecycle, trace: trace) { step.spans.append(span) }
             case .requestRun(let request):
+                // In the span the downstream run's trace names as its parent: the upstream run's.
                 step.outbox.append(entry(
                     id: "request/\(request.runID)", type: EventType.runRequested, subject: request.dagID,
-                    data: WireCodec.encodeRunRequest(request), topic: runtime.topics.runRequests, key: request.dagID, now: now))
-            case .reject(_, let reason):
+                    data: WireCodec.encodeRunRequest(request), topic: runtime.topics.runRequests, key: request.dagID, now: now,
+                    trace: request.trace, spanID: request.trace?.parentSpanID ?? TraceContext.runSpanID(request.runID)))
+            case .reject(let request, let reason):
                 let data = DeadLetter.data(original: record, component: "coordinator", reason: reason, at: now)
                 step.outbox.append(entry(
                     id: "deadletter/\(record.position)", type: EventType.deadLetter, subject: record.position.description,
-                    data: data, topic: runtime.topics.deadLetters, key: record.key ?? record.position.description, now: now))
+                    data: data, topic: runtime.topics.deadLetters, key: record.key ?? record.position.description, now: now,
+                    trace: request.trace, spanID: request.trace?.parentSpanID ?? TraceContext.runSpanID(request.runID)))
             }
         }
     }
@@ -279,12 +289,17 @@ public final class Coordinator: Service, Sendable {
             state.forgetFinishedRuns(keepingPerDag: Self.finishedRunsKept)
         }
         await timers.update(set: step.timersSet, cleared: step.timersCleared)
+        runtime.spans.export(step.spans)
         return ids
     }
 
-    private func entry(id: String, type: String, subject: String?, data: JSONValue, topic: String, key: String, now: Date) -> OutboxEntry {
+    private func entry(
+        id: String, type: String, subject: String?, data: JSONValue, topic: String, key: String, now: Date,
+        trace: TraceContext? = nil, spanID: String = ""
+    ) -> OutboxEntry {
         // One source for every coordinator: a standby that takes over republishes the same events.
-        let event = CloudEvent(id: id, source: "lockstep/coordinator", type: type, time: now, subject: subject, data: data)
+        var event = CloudEvent(id: id, source: "lockstep/coordinator", type: type, time: now, subject: subject, data: data)
+        event.setTrace(trace, spanID: spanID)
         return OutboxEntry(topic: topic, key: key, event: event)
     }
 

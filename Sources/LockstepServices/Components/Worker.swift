@@ -136,6 +136,7 @@ public final class Worker: Service, Sendable {
     func handle(_ record: BusRecord, slot: Int) async throws {
         let dispatch: TaskDispatch
         let redrive: Bool
+        let trace: TraceContext?
         do {
             let event = try CloudEvent(record)
             guard event.type == EventType.taskDispatched else {
@@ -145,6 +146,8 @@ public final class Worker: Service, Sendable {
             dispatch = try WireCodec.decodeDispatch(event)
             // A dead letter resubmitted after a fix runs again even though its attempt has a result.
             redrive = event.extensions[DeadLetters.redriveExtension] != nil
+            // The run's trace, from the command: the attempt's events, calls and span are its work.
+            trace = event.traceContext
         } catch let error as EventDecodingError {
             try await runtime.deadLetterPersistently(record, component: options.name, reason: error.description)
             return
@@ -177,9 +180,9 @@ public final class Worker: Service, Sendable {
         // Deadline and renewals count from the claim, not from when their tasks get to run.
         let claimedAt = runtime.clock.now
         let deadline = AttemptDeadline(start: claimedAt, limit: dispatch.timeout ?? options.defaultTimeout)
-        try await publishResult(.taskStarted(attempt, worker: workerID), id: "started/\(attempt)/\(workerID)")
+        try await publishResult(.taskStarted(attempt, worker: workerID), id: "started/\(attempt)/\(workerID)", trace: trace)
 
-        let execution = Task { await self.execute(dispatch, deadline: deadline) }
+        let execution = Task { await self.execute(dispatch, deadline: deadline, trace: trace) }
         let takenOver = TakeOver()
         let heartbeat = Task { await renewClaim(attempt, workerID: workerID, claimedAt: claimedAt, redrive: redrive, execution: execution, takenOver: takenOver) }
         defer { heartbeat.cancel() }
@@ -203,12 +206,14 @@ public final class Worker: Service, Sendable {
             result = .taskFailed(attempt, TaskFailure(message: error.message, retryable: error.retryable, category: error.code))
             emitted = error.events
         }
-        for e in emitted { try await publishEmitted(e, dispatch: dispatch) }
+        for e in emitted { try await publishEmitted(e, dispatch: dispatch, trace: trace) }
         runtime.metrics.attemptFinished(
             component: options.name, queue: options.role.queue.rawValue, outcome: Self.outcomeLabel(result),
             seconds: runtime.clock.now.timeIntervalSince(claimedAt))
         let (type, data) = WireCodec.encode(result)
         let event = runtime.event(id: "result/\(attempt)", component: options.name, type: type, subject: attempt.description, data: data)
+            .traced(trace, spanID: TraceContext.spanID(of: attempt))
+        runtime.spans.export(AttemptSpan.span(of: dispatch, trace: trace, result: result, worker: workerID, start: claimedAt, end: runtime.clock.now))
         // Stored before it is published or the command committed: a redelivered command is then
         // answered with it, and the attempt never runs twice for want of a record of its end. (The
         // claim keeps being renewed meanwhile, so no other worker takes the attempt over.)
@@ -277,15 +282,18 @@ public final class Worker: Service, Sendable {
     }
 
     /// Runs the operator, ending it at the attempt's deadline even if it does not notice.
-    private func execute(_ dispatch: TaskDispatch, deadline: AttemptDeadline) async -> Result<OperatorResult, OperatorError> {
+    private func execute(_ dispatch: TaskDispatch, deadline: AttemptDeadline, trace: TraceContext?) async -> Result<OperatorResult, OperatorError> {
         let timeout = deadline.limit
-        let context = OperatorContext(
+        var traced = OperatorContext(
             dagID: dispatch.dagID, runID: dispatch.attempt.runID, taskID: dispatch.attempt.taskID,
             tryNumber: dispatch.attempt.tryNumber, logicalDate: dispatch.logicalDate, params: dispatch.params,
             conf: dispatch.conf, upstream: dispatch.inputs, variables: runtime.config.variables,
             connections: runtime.config.connections, deadline: deadline.budget, dataDirectory: options.dataDirectory,
             reportsDirectory: options.reportsDirectory, now: runtime.clock.now, logger: runtime.logger,
             log: TaskLog(attempt: dispatch.attempt, sink: runtime.store))
+        traced.traceparent = trace?.traceparent(spanID: TraceContext.spanID(of: dispatch.attempt))
+        traced.tracestate = trace?.tracestate
+        let context = traced
         let clock = runtime.clock
         let registry = self.registry
         let outcome = await withTaskGroup(of: Result<OperatorResult, OperatorError>?.self) { group in
@@ -306,14 +314,15 @@ public final class Worker: Service, Sendable {
         return outcome
     }
 
-    private func publishResult(_ result: EngineEvent, id: String) async throws {
+    private func publishResult(_ result: EngineEvent, id: String, trace: TraceContext?) async throws {
         let (type, data) = WireCodec.encode(result)
-        let event = runtime.event(id: id, component: options.name, type: type, subject: WireCodec.key(for: result), data: data)
+        var event = runtime.event(id: id, component: options.name, type: type, subject: WireCodec.key(for: result), data: data)
+        if case .taskStarted(let attempt, _) = result { event.setTrace(trace, spanID: TraceContext.spanID(of: attempt)) }
         try await publishPersistently(event, to: runtime.topics.taskResults, key: WireCodec.key(for: result))
     }
 
     /// Health results and trained models, with the attempt's identity so subscribers need not call back.
-    private func publishEmitted(_ emitted: EmittedEvent, dispatch: TaskDispatch) async throws {
+    private func publishEmitted(_ emitted: EmittedEvent, dispatch: TaskDispatch, trace: TraceContext?) async throws {
         var data = emitted.data.objectValue ?? ["value": emitted.data]
         data["dag_id"] = .string(dispatch.dagID)
         data["run_id"] = .string(dispatch.attempt.runID)
@@ -326,7 +335,7 @@ public final class Worker: Service, Sendable {
         }
         let event = runtime.event(
             id: "\(type)/\(dispatch.attempt)/\(emitted.subject ?? "")", component: options.name, type: type,
-            subject: emitted.subject, data: .object(data))
+            subject: emitted.subject, data: .object(data)).traced(trace, spanID: TraceContext.spanID(of: dispatch.attempt))
         try await publishPersistently(event, to: emitted.kind.topic(in: runtime.topics), key: key)
     }
 }

@@ -65,7 +65,8 @@ public enum DeploymentFiles {
         let registry = OperatorRegistry(packs: packs)
         var defaults: [String: String] = [:]
         for pack in packs { defaults.merge(pack.variableDefaults) { first, _ in first } }
-        let config = fileConfig.applyingEnvironment(environment, defaults: defaults)
+        let config = try fileConfig.applyingEnvironment(environment, defaults: defaults)
+            .applyingTraceEnvironment(environment)
         let dags = try readDags(directory, config: config, registry: registry)
         try ConfigLoader.validateAlerts(config, dags: dags, file: configFile.path)
         return Deployment(config: config, dags: dags, registry: registry)

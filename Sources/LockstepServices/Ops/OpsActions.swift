@@ -48,14 +48,16 @@ public struct OpsActions: Sendable {
     /// Triggers a run as a user asked for it (CLI, API): the request is checked as the coordinator will
     /// check it — a known DAG, not paused, a conf that matches its params — and refused here, before
     /// anything is published. The run id follows the one rule (`RunID.requested`), so the same key
-    /// twice names one run.
+    /// twice names one run. `trace` is the caller's own trace to continue (an API client's
+    /// `traceparent`); without one the run starts a new trace.
     public func trigger(
-        _ dagID: String, conf: JSONValue = .emptyObject, idempotencyKey: String? = nil, logicalDate: Date? = nil
+        _ dagID: String, conf: JSONValue = .emptyObject, idempotencyKey: String? = nil, logicalDate: Date? = nil,
+        trace: TraceContext? = nil
     ) async throws -> RunRequest {
         let key = idempotencyKey ?? UUID().uuidString
         let request = RunRequest(
             runID: .requested(dagID: dagID, idempotencyKey: key), dagID: dagID, logicalDate: logicalDate ?? runtime.clock.now,
-            conf: conf, trigger: .manual)
+            conf: conf, trigger: .manual, trace: trace ?? TraceContext(traceID: TraceContext.randomTraceID()))
         var paused = try await runtime.store.pausedDags()
         for dag in runtime.dags where dag.paused { paused.insert(dag.id) }
         if case .failure(let refusal) = RunAdmission.check(request, dags: runtime.dagsByID, paused: paused) { throw refusal }
@@ -64,12 +66,16 @@ public struct OpsActions: Sendable {
         return request
     }
 
-    /// Publishes a run request (trigger, backfill, replay, redrive all go through here).
+    /// Publishes a run request (trigger, backfill, replay, redrive all go through here). A request
+    /// without a trace starts a new one, with a random id: the request event is then in the run's
+    /// own span, which the coordinator takes as "no parent".
     public func requestRun(_ request: RunRequest, idempotencyKey: String? = nil, replayOf: String? = nil) async throws {
         var data = WireCodec.encodeRunRequest(request, idempotencyKey: idempotencyKey).objectValue ?? [:]
         data["requested_by"] = .string(actor)
         var event = runtime.event(component: "ops", type: EventType.runRequested, subject: request.dagID, data: .object(data))
         if let replayOf { event.extensions["replayof"] = replayOf }
+        let trace = request.trace ?? TraceContext(traceID: TraceContext.randomTraceID())
+        event.setTrace(trace, spanID: trace.parentSpanID ?? TraceContext.runSpanID(request.runID))
         try await runtime.publish(event, to: runtime.topics.runRequests, key: request.dagID)
     }
 }

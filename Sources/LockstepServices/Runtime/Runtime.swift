@@ -24,12 +24,15 @@ public struct Runtime: Sendable {
     public let health: ComponentHealth
     /// What the components count of their own work (`--metrics`); a no-op unless set.
     public var metrics = ComponentMetrics()
+    /// Where the attempts' and runs' spans go: the config's OTLP endpoint, if it names one.
+    public var spans: SpanExporter
 
+    /// `spans` defaults to an exporter to `config.otlpTracesEndpoint` (none when it is nil).
     public init(
         bus: any EventBus, store: StateStore, topics: Topics = Topics(), dags: [DagSpec], config: LockstepConfig,
         registry: OperatorRegistry = OperatorRegistry(packs: []),
         logger: Logger = Logger(label: "lockstep"), clock: any LockstepClock = SystemClock(),
-        instance: String = Runtime.defaultInstance
+        instance: String = Runtime.defaultInstance, spans: SpanExporter? = nil
     ) {
         self.bus = bus
         self.store = store
@@ -41,6 +44,8 @@ public struct Runtime: Sendable {
         self.clock = clock
         self.instance = instance
         health = ComponentHealth(storeHealth: { [store] in store.health })
+        self.spans = spans ?? SpanExporter(
+            endpoint: config.otlpTracesEndpoint.flatMap { URL(string: $0) }, instance: instance, logger: logger)
     }
 
     public init(
@@ -55,8 +60,9 @@ public struct Runtime: Sendable {
     /// The DAGs by id.
     public var dagsByID: [String: DagSpec] { Dictionary(dags.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first }) }
 
-    /// Closes the bus and the state store.
+    /// Sends the spans still queued (briefly), then closes the bus and the state store.
     public func close() async {
+        await spans.shutdown()
         await bus.close()
         await store.close()
     }

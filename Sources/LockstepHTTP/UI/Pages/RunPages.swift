@@ -73,6 +73,7 @@ struct RunPages: Sendable {
             <tr><th scope="row">Logical date</th><td>\(Layout.time(run.logicalDate))</td></tr>
             <tr><th scope="row">Queued · started · ended</th><td>\(Layout.time(run.requestedAt)) · \(Layout.time(run.startedAt)) · \(Layout.time(run.finishedAt))</td></tr>
             <tr><th scope="row">Duration</th><td>\(duration == nil ? "not started" as HTML : Layout.duration(duration))\(run.state.isTerminal || duration == nil ? "" : " so far" as HTML)</td></tr>
+            <tr><th scope="row">Trace id</th><td>\(run.trace.map { t -> HTML in "<code id=\"run-trace-id\">\(t.traceID)</code>" } ?? "none (a run from before trace context)" as HTML)</td></tr>
             </tbody></table>
             \(failure)\(warnings)
             <h2>Conf</h2><div id="run-conf">\(Layout.json(run.conf))</div>
