@@ -137,7 +137,7 @@ let package = Package(
         // The API over real loopback HTTP against the components running in-process (embedded and on Tansu + PostgreSQL).
         .testTarget(name: "LockstepHTTPTests",
                     dependencies: ["LockstepCore", "LockstepBus", "LockstepWire", "LockstepOperators", "LockstepServices",
-                                   "LockstepHTTP", "LockstepKafka", "LockstepTestSupport"],
+                                   "LockstepHTTP", "LockstepKafka", "LockstepTestKit", "LockstepTestSupport"],
                     swiftSettings: strict),
         .testTarget(name: "LockstepCLITests",
                     dependencies: ["lockstep", "LockstepTestSupport"], swiftSettings: strict),
