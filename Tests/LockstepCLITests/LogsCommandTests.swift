@@ -3,7 +3,7 @@ import LockstepTestSupport
 import Testing
 
 /// `lockstep logs` as a user runs it, against lines a worker stored in PostgreSQL (written here with
-/// psql, as another process would).
+/// psql, as another process would), and live beside a real `lockstep standalone` running a command.
 @Suite struct LogsCommandTests {
     let run = "train~nightly"
     let task = "train_model"
@@ -56,6 +56,62 @@ import Testing
         #expect(follower.log.contains("\(run)/\(task)#1 has finished"))
     }
 
+    /// A real `command` task run by a real `lockstep standalone`: its first line is printed by the
+    /// follower while the program still waits for the test, and the follower ends by itself once the
+    /// attempt has finished.
+    @Test func followShowsARunningCommandsLinesBeforeItEndsAndExitsWhenItHasFinished() async throws {
+        let dir = try TestPaths.temporaryDirectory("lockstep-cli-follow-live")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let release = dir.appendingPathComponent("release")
+        // Let the program go at the end whatever happened, so no shell outlives the test.
+        defer { _ = FileManager.default.createFile(atPath: release.path, contents: nil) }
+        let dags = dir.appendingPathComponent("dags")
+        try FileManager.default.createDirectory(at: dags, withIntermediateDirectories: true)
+        // The program prints, then waits for the file the test creates (its own poll, not the test's wait).
+        try """
+            id: chatty
+            tasks:
+              - id: talk
+                operator: command
+                params:
+                  shell: true
+                  argv: 'echo "first line"; while [ ! -e "$RELEASE" ]; do sleep 0.05; done; echo "later line" >&2'
+                  env: {RELEASE: "\(release.path)"}
+            """.write(to: dags.appendingPathComponent("chatty.yaml"), atomically: true, encoding: .utf8)
+        let config = dir.appendingPathComponent("lockstep.yaml")
+        try "packs: []\n".write(to: config, atomically: true, encoding: .utf8)
+        let common = ["--config", config.path, "--dags", dags.path, "--data-dir", dir.appendingPathComponent("data").path]
+        let standalone = try ManagedProcess(
+            name: "standalone", executable: TestPaths.lockstepExecutable.path, arguments: ["standalone", "--no-scheduler"] + common)
+        defer { standalone.stop() }
+
+        let triggered = try CLI.run(["trigger", "chatty", "--idempotency-key", "live"] + common)
+        #expect(triggered.status == 0, "\(triggered.stderr)\n\(standalone.log)")
+        let run = "chatty~live"
+        // Started before the run may even exist: following waits for the task's first try.
+        let follower = try ManagedProcess(
+            name: "logs-follow-live", executable: TestPaths.lockstepExecutable.path,
+            arguments: ["logs", run, "talk", "--follow", "--data-dir", dir.appendingPathComponent("data").path])
+        defer { follower.stop() }
+
+        try await Self.poll("the first line while the command runs", follower) { follower.log.contains("stdout   first line") }
+        // Still running: the program cannot have finished before the release file exists, and the
+        // store says so too.
+        let runs = try CLI.run(["runs", "--dag", "chatty", "--json"] + common)
+        let state = try Self.taskState(runs.stdout, run: run, task: "talk")
+        #expect(state == "running", "\(runs.stdout)\n\(standalone.log)")
+        #expect(follower.isRunning && !follower.log.contains("stderr   later line"), "\(follower.log)")
+
+        _ = FileManager.default.createFile(atPath: release.path, contents: nil)
+        try await Self.poll("the follower to exit by itself", follower) { !follower.isRunning }
+        #expect(follower.process.terminationStatus == 0, "\(follower.log)")
+        let printed = follower.log.split(separator: "\n").filter { $0.hasSuffix("   first line") || $0.hasSuffix("   later line") }
+        #expect(printed.count == 2 && printed.last?.hasSuffix("stderr   later line") == true, "\(follower.log)")
+        #expect(follower.log.contains("\(run)/talk#1 has finished"), "\(follower.log)")
+        let after = try CLI.run(["runs", "--dag", "chatty", "--json"] + common)
+        #expect(try Self.taskState(after.stdout, run: run, task: "talk") == "succeeded", "\(after.stdout)")
+    }
+
     @Test func pruneDeletesOldAttemptsLogsAndRefusesANonDuration() async throws {
         let (cluster, database, state) = try await Self.migratedDatabase("cli_prune")
         let old = Int64(Date().addingTimeInterval(-40 * 86_400).timeIntervalSince1970 * 1000)
@@ -88,6 +144,13 @@ import Testing
     ) throws {
         let values = lines.map { "('\(run)', '\(task)', \(tryNumber), \($0.0), \(timeMs + $0.0), '\($0.1)', '\($0.2)')" }
         try cluster.psql("INSERT INTO lockstep_task_logs (run_id, task_id, try_number, seq, time_ms, stream, text) VALUES \(values.joined(separator: ", "))", database: database)
+    }
+
+    /// The state of `task` in `run`, from `lockstep runs --json`.
+    static func taskState(_ json: String, run: String, task: String) throws -> String? {
+        let runs = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]] ?? []
+        let found = runs.first { $0["id"] as? String == run }
+        return ((found?["tasks"] as? [String: Any])?[task] as? [String: Any])?["state"] as? String
     }
 
     static func poll(_ what: String, _ process: ManagedProcess, timeout: Duration = .seconds(30), _ condition: () -> Bool) async throws {

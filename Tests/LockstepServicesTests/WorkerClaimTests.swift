@@ -7,8 +7,9 @@ import LockstepTestKit
 import LockstepWire
 import Testing
 
-/// A rebalance can hand a record that one consumer slot is still running to another slot of the same
-/// worker process. The attempt must still run once.
+/// Claims. A rebalance can hand a record that one consumer slot is still running to another slot of the
+/// same worker process: the attempt must still run once. A worker that takes a dead worker's attempt
+/// over keeps what that one logged.
 @Suite struct WorkerClaimTests {
     @Test func twoSlotsOfOneWorkerGivenTheSameCommandRunTheAttemptOnce() async throws {
         let counter = FlakyCounter()
@@ -54,5 +55,53 @@ import Testing
         // Slot 1 waited for slot 0's claim, then told slot 0's recorded result again.
         #expect(successes.count == 2)
         #expect(Set(successes.map(\.id)).count == 1)
+    }
+
+    /// A worker killed mid-attempt leaves its lines and a claim it no longer renews. The worker that
+    /// takes the attempt over (the same try, redelivered) keeps them and numbers its own lines after
+    /// them, behind one marker line naming itself.
+    @Test func aWorkerTakingOverADeadWorkersAttemptLogsAfterItsLinesBehindAMarker() async throws {
+        let clock = TestClock()
+        let registry = OperatorRegistry.allPacks.registering("talk", Talk(lines: ["again 1", "again 2"]))
+        let system = try await InProcessLockstep(dags: [DagSpec(id: "talk", tasks: [task("t", "talk")])], registry: registry, clock: clock)
+        let runtime = system.runtime
+        try await runtime.createTopics()
+        let attempt = AttemptID(runID: "talk~1", taskID: "t", tryNumber: 1)
+        let dispatch = TaskDispatch(
+            attempt: attempt, dagID: "talk", logicalDate: Date(), operator: "talk", params: [:], conf: .emptyObject,
+            inputs: [:], timeout: .seconds(30), maxTries: 1, pool: nil)
+        let command = runtime.event(
+            id: "dispatch/\(attempt)", component: "test", type: EventType.taskDispatched, subject: attempt.description,
+            data: WireCodec.encode(dispatch))
+        try await runtime.publish(command, to: runtime.topics.taskCommands, key: attempt.runID)
+        let record = try #require(
+            try await runtime.bus.read(topic: runtime.topics.taskCommands, from: .beginning, to: .latest).readAll().first)
+        // The dead worker claimed the attempt 30 s ago and stored three lines before it was killed.
+        let dead = "worker/host-1-4242/0"
+        #expect(try await runtime.store.claim(attempt, worker: dead, now: clock.now.addingTimeInterval(-30), staleAfter: .seconds(10)) == .claimed)
+        try await runtime.store.appendLogLines(attempt, (1...3).map {
+            StoredLogLine(seq: $0, time: clock.now.addingTimeInterval(-30), stream: "stdout", text: "before \($0)")
+        }, claimedBy: dead)
+
+        let worker = Worker(runtime: runtime, registry: registry, options: Worker.Options(concurrency: 1, dataDirectory: system.directory, reportsDirectory: system.directory))
+        try await worker.handle(record, slot: 0)
+
+        let page = try await runtime.store.logLines(attempt)
+        await system.close()
+        let taker = "worker/\(runtime.instance)/0"
+        #expect(page.attemptEnded)
+        #expect(page.lines.map(\.seq) == Array(1...6), "\(page.lines)")
+        #expect(page.lines.map(\.text) == ["before 1", "before 2", "before 3", page.lines[3].text, "again 1", "again 2"])
+        #expect(page.lines[3].stream == "operator" && page.lines[3].text.hasPrefix("[lockstep] \(taker) took this attempt over (same try): lines 1–3 came before"),
+                "\(page.lines[3])")
+    }
+}
+
+/// Writes its lines to the attempt's log as a program's stdout, then succeeds.
+private struct Talk: TaskOperator {
+    let lines: [String]
+    func run(_ context: OperatorContext) async throws(OperatorError) -> OperatorResult {
+        for line in lines { context.log.write(line, stream: .stdout) }
+        return OperatorResult(output: [:])
     }
 }

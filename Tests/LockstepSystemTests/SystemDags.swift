@@ -15,11 +15,15 @@ import LockstepTestSupport
 /// - `system_pooled_sleep`: one `ml_training_pool` task that sleeps 1 s, up to 3 runs at once, so the
 ///   pool's 2 slots are contended when its runs are triggered together with both pipelines.
 /// - `system_noop`: two no-op tasks: a run that shows every component came up, and nothing else.
+/// - `system_chatty`: `talk`, a `command` that prints three numbered lines naming its shell's pid and
+///   then waits until `<reports>/release-<run id>` exists (the test creates it): a worker can be
+///   killed while it runs, after its lines were stored.
 enum SystemDags {
     static let fastRetryTraining = "system_training_fast_retry"
     static let sleep = "system_sleep"
     static let pooledSleep = "system_pooled_sleep"
     static let noop = "system_noop"
+    static let chatty = "system_chatty"
     static let training = "recommender_training_pipeline"
     static let integration = "noblestride_integration_pipeline"
     /// The seed's pipelines need the Noblestride pack; the test DAGs' `sleep` lives in the testing pack.
@@ -79,6 +83,24 @@ enum SystemDags {
 
         """
 
+    static let chattyDag = """
+        # System test DAG: a command that prints numbered lines, then waits for the test to release it.
+        id: system_chatty
+        description: three numbered lines, then a wait for the release file
+        timezone: UTC
+        catchup: false
+        max_active_runs: 4
+        default_args: {owner: system-tests, retries: 0, retry_delay: 1s}
+        tasks:
+          - id: talk
+            operator: command
+            params:
+              shell: true
+              argv: 'for i in 1 2 3; do echo "line $i of execution $$"; done; while [ ! -e "$RELEASE" ]; do sleep 0.1; done; echo "done by $$"'
+              env: {RELEASE: "{{ var.REPORTS_DIR }}/release-{{ run.id }}"}
+
+        """
+
     /// Writes `config/lockstep.yaml` and `config/dags/*.yaml` under `root`; returns (config file, DAG dir).
     static func write(into root: URL) throws -> (URL, URL) {
         let source = TestPaths.packageRoot.appendingPathComponent("config")
@@ -95,6 +117,7 @@ enum SystemDags {
         try Data(sleepDag.utf8).write(to: dags.appendingPathComponent("\(sleep).yaml"))
         try Data(pooledSleepDag.utf8).write(to: dags.appendingPathComponent("\(pooledSleep).yaml"))
         try Data(noopDag.utf8).write(to: dags.appendingPathComponent("\(noop).yaml"))
+        try Data(chattyDag.utf8).write(to: dags.appendingPathComponent("\(chatty).yaml"))
         return (configFile, dags)
     }
 

@@ -42,10 +42,13 @@ public final class Worker: Service, Sendable {
         public var reportsDirectory: URL
         /// Limit for attempts of tasks without a timeout.
         public var defaultTimeout: Duration
+        /// Caps and batching of each attempt's log.
+        public var taskLog: TaskLog.Limits
 
         public init(
             name: String = "worker", group: String = "lockstep-workers", role: Role = .tasks, topic: String? = nil,
-            concurrency: Int = 2, dataDirectory: URL, reportsDirectory: URL, defaultTimeout: Duration = .seconds(3600)
+            concurrency: Int = 2, dataDirectory: URL, reportsDirectory: URL, defaultTimeout: Duration = .seconds(3600),
+            taskLog: TaskLog.Limits = TaskLog.Limits()
         ) {
             self.name = name
             self.group = group
@@ -55,6 +58,7 @@ public final class Worker: Service, Sendable {
             self.dataDirectory = dataDirectory
             self.reportsDirectory = reportsDirectory
             self.defaultTimeout = defaultTimeout
+            self.taskLog = taskLog
         }
 
         public static func notifier(dataDirectory: URL, reportsDirectory: URL) -> Options {
@@ -160,6 +164,7 @@ public final class Worker: Service, Sendable {
         // A command can arrive twice (a redelivery after a crash or a rebalance, an outbox republished
         // by a restarted coordinator). An attempt that finished is answered with its recorded result;
         // one that another live worker is running is waited for; one whose worker died is taken over.
+        var start = ExecutionLogSink.Start.claimed(worker: workerID)
         claiming: while true {
             let claim = try await persistently("claiming \(attempt)") {
                 try await runtime.store.claim(attempt, worker: workerID, now: runtime.clock.now, staleAfter: Self.claimStaleAfter)
@@ -169,7 +174,10 @@ public final class Worker: Service, Sendable {
                 runtime.logger.info("attempt \(attempt) already finished; republishing its result")
                 try await publishPersistently(try CloudEvent(structuredJSON: recorded), to: runtime.topics.taskResults, key: attempt.runID)
                 return
-            case .finished, .claimed:
+            case .finished:
+                start = .redriven(worker: workerID)
+                break claiming
+            case .claimed:
                 break claiming
             case .heldElsewhere:
                 try await runtime.clock.sleep(for: Self.claimHeartbeat)
@@ -182,7 +190,8 @@ public final class Worker: Service, Sendable {
         let deadline = AttemptDeadline(start: claimedAt, limit: dispatch.timeout ?? options.defaultTimeout)
         try await publishResult(.taskStarted(attempt, worker: workerID), id: "started/\(attempt)/\(workerID)", trace: trace)
 
-        let execution = Task { await self.execute(dispatch, deadline: deadline, trace: trace) }
+        let logStart = start
+        let execution = Task { await self.execute(dispatch, deadline: deadline, trace: trace, log: logStart) }
         let takenOver = TakeOver()
         let heartbeat = Task { await renewClaim(attempt, workerID: workerID, claimedAt: claimedAt, redrive: redrive, execution: execution, takenOver: takenOver) }
         defer { heartbeat.cancel() }
@@ -282,7 +291,9 @@ public final class Worker: Service, Sendable {
     }
 
     /// Runs the operator, ending it at the attempt's deadline even if it does not notice.
-    private func execute(_ dispatch: TaskDispatch, deadline: AttemptDeadline, trace: TraceContext?) async -> Result<OperatorResult, OperatorError> {
+    private func execute(
+        _ dispatch: TaskDispatch, deadline: AttemptDeadline, trace: TraceContext?, log start: ExecutionLogSink.Start
+    ) async -> Result<OperatorResult, OperatorError> {
         let timeout = deadline.limit
         var traced = OperatorContext(
             dagID: dispatch.dagID, runID: dispatch.attempt.runID, taskID: dispatch.attempt.taskID,
@@ -290,7 +301,7 @@ public final class Worker: Service, Sendable {
             conf: dispatch.conf, upstream: dispatch.inputs, variables: runtime.config.variables,
             connections: runtime.config.connections, deadline: deadline.budget, dataDirectory: options.dataDirectory,
             reportsDirectory: options.reportsDirectory, now: runtime.clock.now, logger: runtime.logger,
-            log: TaskLog(attempt: dispatch.attempt, sink: runtime.store))
+            log: TaskLog(attempt: dispatch.attempt, sink: ExecutionLogSink(store: runtime.store, start: start), limits: options.taskLog))
         traced.traceparent = trace?.traceparent(spanID: TraceContext.spanID(of: dispatch.attempt))
         traced.tracestate = trace?.tracestate
         let context = traced

@@ -76,11 +76,25 @@ extension StateStore {
     /// Appends a batch of an attempt's lines in one transaction. A line whose seq is already stored
     /// is skipped, so a batch sent again (after a lost acknowledgement, or by a retrying writer)
     /// stores each line once.
-    public func appendLogLines(_ attempt: AttemptID, _ lines: [StoredLogLine]) throws {
-        guard !lines.isEmpty else { return }
+    ///
+    /// With `claimedBy`, the batch is stored only while that worker holds the attempt's claim, and
+    /// false is returned otherwise: a worker that lost its claim to another (it could not renew it in
+    /// time) must not write into the numbering the new holder continues. The claim row is locked for
+    /// the transaction (PostgreSQL `FOR SHARE`; SQLite's write lock), so a take-over commits either
+    /// before the check (and the batch is refused) or after the batch (and the new holder, which reads
+    /// the newest seq after claiming, numbers its lines after it).
+    @discardableResult
+    public func appendLogLines(_ attempt: AttemptID, _ lines: [StoredLogLine], claimedBy writer: String? = nil) throws -> Bool {
+        guard !lines.isEmpty else { return true }
         let key: [SQLValue] = [.text(attempt.runID), .text(attempt.taskID), .int(Int64(attempt.tryNumber))]
         let conflict = "ON CONFLICT (run_id, task_id, try_number, seq) DO NOTHING"
-        try db.transaction {
+        return try db.transaction {
+            if let writer {
+                let lock = db.dialect == .postgres ? " FOR SHARE" : ""
+                let held = try db.query(
+                    "SELECT 1 FROM lockstep_claims WHERE attempt_id = $1 AND worker = $2\(lock)", [.text(attempt.description), .text(writer)])
+                if held.isEmpty { return false }
+            }
             switch db.dialect {
             case .sqlite:
                 // One cached prepared statement per line: no round trips to save, and one SQL text.
@@ -107,6 +121,7 @@ extension StateStore {
                     start += chunk.count
                 }
             }
+            return true
         }
     }
 
@@ -118,7 +133,7 @@ extension StateStore {
         let grep = grep.flatMap { $0.isEmpty ? nil : $0 }
         // With grep, lines that do not match are passed over, and the cursor must move past them
         // too: bound the read by the newest line now, and say the page covers up to it.
-        let bound = grep == nil ? nil : try newestSeq(attempt)
+        let bound = grep == nil ? nil : try newestLogSeq(attempt)
         if grep != nil && bound == nil { return LogPage(lines: [], nextCursor: cursor, hasMore: false, attemptEnded: ended) }
         var sql = "SELECT seq, time_ms, stream, text FROM lockstep_task_logs WHERE run_id = $1 AND task_id = $2 AND try_number = $3 AND seq > $4"
         var parameters = Self.key(attempt) + [.int(Int64(cursor ?? Int(Int64.min)))]
@@ -146,7 +161,7 @@ extension StateStore {
         let ended = try attemptEnded(attempt)
         let limit = Self.clampedLogLimit(limit)
         let grep = grep.flatMap { $0.isEmpty ? nil : $0 }
-        guard let newest = try newestSeq(attempt) else {
+        guard let newest = try newestLogSeq(attempt) else {
             return LogPage(lines: [], nextCursor: nil, hasMore: false, attemptEnded: ended)
         }
         var sql = "SELECT seq, time_ms, stream, text FROM lockstep_task_logs WHERE run_id = $1 AND task_id = $2 AND try_number = $3 AND seq <= $4"
@@ -221,7 +236,9 @@ extension StateStore {
             || (task.tryNumber == attempt.tryNumber && (task.state.isTerminal || task.state == .upForRetry))
     }
 
-    private func newestSeq(_ attempt: AttemptID) throws -> Int? {
+    /// The seq of the attempt's newest stored line; nil when it has none. A worker that takes an
+    /// attempt over numbers its lines after it.
+    public func newestLogSeq(_ attempt: AttemptID) throws -> Int? {
         try db.query(
             "SELECT max(seq) FROM lockstep_task_logs WHERE run_id = $1 AND task_id = $2 AND try_number = $3", Self.key(attempt)
         ).first?.first.flatMap { $0 }.flatMap { Int($0) }
