@@ -198,7 +198,10 @@ final class BenchSystem: Sendable {
         self.directory = directory
     }
 
-    static func start(bus kind: BusKind, dags: [DagSpec]? = nil, config: LockstepConfig = .empty) async throws -> BenchSystem {
+    /// `dags` replaces the `chain` and `wide` DAGs, `extraDags` goes beside them; `taskLog` is the
+    /// workers' per-attempt log caps.
+    static func start(bus kind: BusKind, dags: [DagSpec]? = nil, extraDags: [DagSpec] = [], config: LockstepConfig = .empty,
+                      taskLog: TaskLog.Limits = TaskLog.Limits()) async throws -> BenchSystem {
         let directory = try TestPaths.temporaryDirectory("lockstep-bench")
         let chain = DagSpec(id: "chain", maxActiveRuns: 1, tasks: (0..<PipelineBench.chainLength).map {
             TaskSpec(id: "t\($0)", operator: "noop", upstream: $0 == 0 ? [] : ["t\($0 - 1)"])
@@ -218,9 +221,9 @@ final class BenchSystem: Sendable {
             bus: bus, store: try await StateStore(.sqlite(path: directory.appendingPathComponent("state.sqlite").path)),
             // Every pack: the training pipeline's domain operators run here, and the coordinator reads
             // from the registry that `notify_training_complete` goes to the notifier.
-            dags: dags ?? [chain, wide], config: config, registry: .allPacks, logger: logger)
+            dags: (dags ?? [chain, wide]) + extraDags, config: config, registry: .allPacks, logger: logger)
         try await runtime.createTopics()
-        let options = Worker.Options(concurrency: 4, dataDirectory: directory, reportsDirectory: directory)
+        let options = Worker.Options(concurrency: 4, dataDirectory: directory, reportsDirectory: directory, taskLog: taskLog)
         let group = ServiceGroup(services: [
             Coordinator(runtime: runtime), Worker(runtime: runtime, options: options),
             Worker(runtime: runtime, options: .notifier(dataDirectory: directory, reportsDirectory: directory)),

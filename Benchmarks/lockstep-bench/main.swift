@@ -32,6 +32,8 @@ let benches: [Bench] = [
           run: APIBench.run),
     Bench(name: "command", groups: ["operators"], summary: "ProcessGroup vs Foundation.Process spawn+wait, and a whole command task",
           run: CommandBench.run),
+    Bench(name: "task-log", groups: ["operators"], summary: "a task printing 100,000 lines: lines/s stored, task-to-task latency of other runs beside it",
+          run: TaskLogBench.run),
     Bench(name: "ui", groups: ["api"], summary: "web UI server time and size per page with 10,000 runs of 50 DAGs", run: UIBench.run),
 ]
 

@@ -72,6 +72,24 @@ extension StateStore {
     /// Rows per INSERT on PostgreSQL: one round trip for a usual batch, far below the 65,535
     /// parameters a statement may carry.
     static let logRowsPerStatement = 1000
+    /// Rows per INSERT on SQLite: 403 parameters, far below its limit (32,766).
+    static let sqliteLogRowsPerStatement = 100
+
+    private static let insertOneLogRow = insertLogRows(1)
+    private static let insertSQLiteLogChunk = insertLogRows(sqliteLogRowsPerStatement)
+
+    /// `INSERT … VALUES (…), (…)` for `rows` lines of one attempt ($1–$3 its key, four per line); a
+    /// seq already stored is skipped.
+    private static func insertLogRows(_ rows: Int) -> String {
+        var values: [String] = []
+        values.reserveCapacity(rows)
+        for row in 0..<rows {
+            let n = 3 + 4 * row
+            values.append("($1, $2, $3, $\(n + 1), $\(n + 2), $\(n + 3), $\(n + 4))")
+        }
+        return "INSERT INTO lockstep_task_logs (run_id, task_id, try_number, seq, time_ms, stream, text) VALUES "
+            + values.joined(separator: ", ") + " ON CONFLICT (run_id, task_id, try_number, seq) DO NOTHING"
+    }
 
     /// Appends a batch of an attempt's lines in one transaction. A line whose seq is already stored
     /// is skipped, so a batch sent again (after a lost acknowledgement, or by a retrying writer)
@@ -87,39 +105,42 @@ extension StateStore {
     public func appendLogLines(_ attempt: AttemptID, _ lines: [StoredLogLine], claimedBy writer: String? = nil) throws -> Bool {
         guard !lines.isEmpty else { return true }
         let key: [SQLValue] = [.text(attempt.runID), .text(attempt.taskID), .int(Int64(attempt.tryNumber))]
-        let conflict = "ON CONFLICT (run_id, task_id, try_number, seq) DO NOTHING"
+        // A batch is worth no fsync of its own. A kill -9 of the worker cannot lose a committed batch
+        // (it is in the database's hands, or SQLite's WAL in the OS's); only a crash of the machine or
+        // the database server can, and the attempt's result, committed durably after its last lines,
+        // makes every batch before it durable too (SQLite syncs the WAL as a whole, PostgreSQL flushes
+        // its WAL in order). Without this, each batch's fsync held the store's one thread, and the
+        // other runs' steps with it, for as long as a chatty task printed.
+        if db.dialect == .sqlite { try db.execute("PRAGMA synchronous=OFF") }
+        defer { if db.dialect == .sqlite { try? db.execute("PRAGMA synchronous=FULL") } }
         return try db.transaction {
+            if db.dialect == .postgres { try db.execute("SET LOCAL synchronous_commit TO off") }
             if let writer {
                 let lock = db.dialect == .postgres ? " FOR SHARE" : ""
                 let held = try db.query(
                     "SELECT 1 FROM lockstep_claims WHERE attempt_id = $1 AND worker = $2\(lock)", [.text(attempt.description), .text(writer)])
                 if held.isEmpty { return false }
             }
-            switch db.dialect {
-            case .sqlite:
-                // One cached prepared statement per line: no round trips to save, and one SQL text.
-                for line in lines {
-                    try db.query(
-                        "INSERT INTO lockstep_task_logs (run_id, task_id, try_number, seq, time_ms, stream, text) VALUES ($1, $2, $3, $4, $5, $6, $7) \(conflict)",
-                        key + Self.values(line))
+            // Many rows per INSERT: one round trip per chunk on PostgreSQL; on SQLite one statement
+            // step per chunk instead of per line (a line's own statement cost ~11 µs, most of the time
+            // a chatty task's lines took). SQLite caches a prepared statement per SQL text, so its
+            // chunks have one size and the lines left over go one by one.
+            let perStatement = db.dialect == .sqlite ? Self.sqliteLogRowsPerStatement : Self.logRowsPerStatement
+            var start = 0
+            while start < lines.count {
+                let size = min(perStatement, lines.count - start)
+                let rows = db.dialect == .sqlite && size < perStatement ? 1 : size
+                let chunk = lines[start..<start + rows]
+                var parameters = key
+                parameters.reserveCapacity(key.count + 4 * rows)
+                for line in chunk { parameters += Self.values(line) }
+                let sql = switch (db.dialect, rows) {
+                case (.sqlite, 1): Self.insertOneLogRow
+                case (.sqlite, _): Self.insertSQLiteLogChunk
+                case (.postgres, _): Self.insertLogRows(rows)
                 }
-            case .postgres:
-                var start = 0
-                while start < lines.count {
-                    let chunk = lines[start..<min(start + Self.logRowsPerStatement, lines.count)]
-                    var parameters = key
-                    var rows: [String] = []
-                    rows.reserveCapacity(chunk.count)
-                    for line in chunk {
-                        let n = parameters.count
-                        rows.append("($1, $2, $3, $\(n + 1), $\(n + 2), $\(n + 3), $\(n + 4))")
-                        parameters += Self.values(line)
-                    }
-                    try db.query(
-                        "INSERT INTO lockstep_task_logs (run_id, task_id, try_number, seq, time_ms, stream, text) VALUES \(rows.joined(separator: ", ")) \(conflict)",
-                        parameters)
-                    start += chunk.count
-                }
+                try db.query(sql, parameters)
+                start += rows
             }
             return true
         }
