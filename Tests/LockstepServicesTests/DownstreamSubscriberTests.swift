@@ -19,11 +19,10 @@ import Testing
         let cluster = try await PostgresCluster.shared()
         let fastapi = try await FastAPIService.shared()
         let root = TestPaths.packageRoot
-        var config = try DeploymentFiles.readConfig(root.appendingPathComponent("config/lockstep.yaml"))
-        config.variables["FASTAPI_BASE_URL"] = fastapi.baseURL
-        config.variables["ML_DIR"] = root.appendingPathComponent("ml").path
-        config.connections["noblestride_postgres"] = cluster.uri()
-        let dags = try DeploymentFiles.readDags(root.appendingPathComponent("config/dags"), config: config, registry: .allPacks)
+        let deployment = try SeedDeployment.load(
+            root: root, variables: ["FASTAPI_BASE_URL": fastapi.baseURL, "ML_DIR": root.appendingPathComponent("ml").path],
+            connections: ["noblestride_postgres": cluster.uri()])
+        let (config, dags) = (deployment.config, deployment.dags)
         let dir = try TestPaths.temporaryDirectory("lockstep-downstream")
         let bus = try Transport.kafka.busForBroker(broker)
         let system = try await InProcessLockstep(dags: dags, config: config, directory: dir, bus: bus)

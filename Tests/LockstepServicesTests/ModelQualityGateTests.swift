@@ -14,11 +14,10 @@ import Testing
     static func system(database: String, fastapi: FastAPIService) async throws -> InProcessLockstep {
         let cluster = try await PostgresCluster.shared()
         let root = TestPaths.packageRoot
-        var config = try DeploymentFiles.readConfig(root.appendingPathComponent("config/lockstep.yaml"))
-        config.variables["FASTAPI_BASE_URL"] = fastapi.baseURL
-        config.variables["ML_DIR"] = root.appendingPathComponent("ml").path
-        config.connections["noblestride_postgres"] = cluster.uri(database: database)
-        let dags = try DeploymentFiles.readDags(root.appendingPathComponent("config/dags"), config: config, registry: .allPacks)
+        let deployment = try SeedDeployment.load(
+            root: root, variables: ["FASTAPI_BASE_URL": fastapi.baseURL, "ML_DIR": root.appendingPathComponent("ml").path],
+            connections: ["noblestride_postgres": cluster.uri(database: database)])
+        let (config, dags) = (deployment.config, deployment.dags)
         return try await InProcessLockstep(dags: dags.filter { $0.id == "recommender_training_pipeline" }, config: config)
     }
 

@@ -31,11 +31,10 @@ import Testing
         let fastapi = try await FastAPIService.start()
         defer { fastapi.stop() }
         let root = TestPaths.packageRoot
-        var config = try DeploymentFiles.readConfig(root.appendingPathComponent("config/lockstep.yaml"))
-        config.variables["FASTAPI_BASE_URL"] = fastapi.baseURL
-        config.variables["ML_DIR"] = root.appendingPathComponent("ml").path
-        config.connections["noblestride_postgres"] = cluster.uri()
-        let dags = try DeploymentFiles.readDags(root.appendingPathComponent("config/dags"), config: config, registry: .allPacks)
+        let deployment = try SeedDeployment.load(
+            root: root, variables: ["FASTAPI_BASE_URL": fastapi.baseURL, "ML_DIR": root.appendingPathComponent("ml").path],
+            connections: ["noblestride_postgres": cluster.uri()])
+        let (config, dags) = (deployment.config, deployment.dags)
         let system = try await InProcessLockstep(dags: dags.filter { $0.id == "recommender_training_pipeline" }, config: config)
         system.start(workers: 1)
         let runID = try await system.trigger("recommender_training_pipeline", idempotencyKey: "traced-training")

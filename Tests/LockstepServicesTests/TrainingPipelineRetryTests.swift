@@ -15,11 +15,10 @@ import Testing
         let fastapi = try await FastAPIService.start(environment: ["FASTAPI_FAIL_STATUS": "503", "FASTAPI_FAIL_COUNT": "2"])
         defer { fastapi.stop() }
         let root = TestPaths.packageRoot
-        var config = try DeploymentFiles.readConfig(root.appendingPathComponent("config/lockstep.yaml"))
-        config.variables["FASTAPI_BASE_URL"] = fastapi.baseURL
-        config.variables["ML_DIR"] = root.appendingPathComponent("ml").path
-        config.connections["noblestride_postgres"] = cluster.uri()
-        let dags = try DeploymentFiles.readDags(root.appendingPathComponent("config/dags"), config: config, registry: .allPacks)
+        let deployment = try SeedDeployment.load(
+            root: root, variables: ["FASTAPI_BASE_URL": fastapi.baseURL, "ML_DIR": root.appendingPathComponent("ml").path],
+            connections: ["noblestride_postgres": cluster.uri()])
+        let (config, dags) = (deployment.config, deployment.dags)
         let training = try #require(dags.first { $0.id == "recommender_training_pipeline" })
         let policy = try #require(training.task("check_fastapi_health")?.retry)
         #expect(policy.retries == 2 && policy.delay == .seconds(300), "the seed's policy, read from its file")
