@@ -94,7 +94,7 @@ enum PipelineBench {
     }
 
     /// `lockstep standalone` as its own process, API on: resident memory idle, then after 100, 1,000
-    /// and 10,000 runs of a one-task DAG (finished runs leave the coordinator's memory: the figure
+    /// 10,000 and 20,000 runs of a one-task DAG (finished runs leave the coordinator's memory: the figure
     /// should stay flat, within 10 MB from 100 to 10,000).
     static func runMemory() async throws {
         let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("lockstep")
@@ -123,7 +123,7 @@ enum PipelineBench {
         let runtime = Runtime(bus: bus, store: store, dags: [], config: .empty)
         var requested = 0
         var figures: [Int: Double] = [:]
-        for target in [100, 1_000, 10_000] {
+        for target in [100, 1_000, 10_000, 20_000] {
             let started = ContinuousClock.now
             var ids: [RunID] = []
             while requested < target {

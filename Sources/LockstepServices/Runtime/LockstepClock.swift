@@ -21,7 +21,8 @@ extension LockstepClock {
     }
 }
 
-/// The real clock: the system's date, and `Task.sleep` for the time left.
+/// The real clock: the system's date, and a Dispatch timer for the time left (`DispatchSleep`, not
+/// `Task.sleep`, whose cancelled sleeps linger until their deadline).
 public struct SystemClock: LockstepClock {
     public init() {}
 
@@ -30,6 +31,6 @@ public struct SystemClock: LockstepClock {
     public func sleep(until deadline: Date) async throws {
         let left = deadline.timeIntervalSinceNow
         guard left > 0 else { return }
-        try await Task.sleep(for: .seconds(left))
+        try await DispatchSleep.sleep(seconds: left)
     }
 }
