@@ -102,7 +102,7 @@ let package = Package(
                 swiftSettings: strict),
         .executableTarget(name: "lockstep", dependencies: ["LockstepCLI"], swiftSettings: strict),
         .executableTarget(name: "lockstep-bench",
-                          dependencies: ["LockstepCore", "LockstepBus", "LockstepWire", "LockstepKafka", "LockstepOperators",
+                          dependencies: ["LockstepCore", "LockstepDrivers", "LockstepBus", "LockstepWire", "LockstepKafka", "LockstepOperators",
                                          "LockstepServices", "LockstepHTTP", "LockstepTestSupport", "CRdKafka"],
                           path: "Benchmarks/lockstep-bench", swiftSettings: strict),
 

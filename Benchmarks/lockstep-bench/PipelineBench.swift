@@ -51,6 +51,8 @@ enum PipelineBench {
         print(String(format: "%@: task-to-task (attempt.succeeded → next attempt.started) p50 %.2f ms, p99 %.2f ms over %d gaps", label, p50, p99, gaps.count))
         print(String(format: "%@:   of which result → next command published (coordinator) p50 %.2f ms; command → started (worker: consume, claim, publish) p50 %.2f ms",
                      label, c50, w50))
+        let floors = try await Floors.measured()
+        print("\(label):   task-to-task p50 = " + floors.ratios(ms: p50, embedded: !label.hasPrefix("kafka")))
         let (t50, t99) = percentiles(triggerToFinished)
         print(String(format: "%@: trigger→finished, %d no-op tasks in a chain: p50 %.1f ms, p99 %.1f ms", label, chainLength, t50, t99))
 
@@ -63,6 +65,7 @@ enum PipelineBench {
         // Each task passes scheduled → running → succeeded: three transitions the coordinator applies.
         print(String(format: "%@: %d concurrent runs × 5 no-op tasks in %.2f s: %.0f tasks/s, %.0f task transitions/s",
                      label, concurrent, seconds, tasks / seconds, tasks * 3 / seconds))
+        print("\(label):   transitions/s: " + floors.ratios(perSecond: tasks * 3 / seconds))
     }
 
     /// The real training pipeline against a throwaway PostgreSQL and the reference FastAPI service.
@@ -91,6 +94,7 @@ enum PipelineBench {
         let (p50, p99) = percentiles(samples)
         print(String(format: "embedded: training pipeline trigger→finished (5 tasks, PostgreSQL + FastAPI): p50 %.1f ms, p99 %.1f ms (Airflow: 5900 ms, %.0f× faster)",
                      p50, p99, 5900 / p50))
+        print("embedded:   training p50 = " + (try await Floors.measured()).ratios(ms: p50))
     }
 
     /// `lockstep standalone` as its own process, API on: resident memory idle, then after 100, 1,000
