@@ -20,15 +20,7 @@ import Testing
         let runtime = system.runtime
         try await runtime.createTopics()
         let attempt = AttemptID(runID: "dup~1", taskID: "n", tryNumber: 1)
-        let dispatch = TaskDispatch(
-            attempt: attempt, dagID: "dup", logicalDate: Date(), operator: "nap", params: [:], conf: .emptyObject,
-            inputs: [:], timeout: .seconds(30), maxTries: 1, pool: nil)
-        let command = runtime.event(
-            id: "dispatch/\(attempt)", component: "test", type: EventType.taskDispatched, subject: attempt.description,
-            data: WireCodec.encode(dispatch))
-        try await runtime.publish(command, to: runtime.topics.taskCommands, key: attempt.runID)
-        let record = try #require(
-            try await runtime.bus.read(topic: runtime.topics.taskCommands, from: .beginning, to: .latest).readAll().first)
+        let record = try await Self.command(attempt, dag: "dup", operator: "nap", on: runtime)
 
         // Not started as a service: the test plays the two consumer slots itself.
         let worker = Worker(runtime: runtime, registry: registry, options: Worker.Options(concurrency: 2, dataDirectory: system.directory, reportsDirectory: system.directory))
@@ -67,15 +59,7 @@ import Testing
         let runtime = system.runtime
         try await runtime.createTopics()
         let attempt = AttemptID(runID: "talk~1", taskID: "t", tryNumber: 1)
-        let dispatch = TaskDispatch(
-            attempt: attempt, dagID: "talk", logicalDate: Date(), operator: "talk", params: [:], conf: .emptyObject,
-            inputs: [:], timeout: .seconds(30), maxTries: 1, pool: nil)
-        let command = runtime.event(
-            id: "dispatch/\(attempt)", component: "test", type: EventType.taskDispatched, subject: attempt.description,
-            data: WireCodec.encode(dispatch))
-        try await runtime.publish(command, to: runtime.topics.taskCommands, key: attempt.runID)
-        let record = try #require(
-            try await runtime.bus.read(topic: runtime.topics.taskCommands, from: .beginning, to: .latest).readAll().first)
+        let record = try await Self.command(attempt, dag: "talk", operator: "talk", on: runtime)
         // The dead worker claimed the attempt 30 s ago and stored three lines before it was killed.
         let dead = "worker/host-1-4242/0"
         #expect(try await runtime.store.claim(attempt, worker: dead, now: clock.now.addingTimeInterval(-30), staleAfter: .seconds(10)) == .claimed)
@@ -94,6 +78,20 @@ import Testing
         #expect(page.lines.map(\.text) == ["before 1", "before 2", "before 3", page.lines[3].text, "again 1", "again 2"])
         #expect(page.lines[3].stream == "operator" && page.lines[3].text.hasPrefix("[lockstep] \(taker) took this attempt over (same try): lines 1–3 came before"),
                 "\(page.lines[3])")
+    }
+
+    /// The command the coordinator would publish for `attempt`, published and read back as a worker
+    /// receives it.
+    static func command(_ attempt: AttemptID, dag: String, operator op: String, on runtime: Runtime) async throws -> BusRecord {
+        let dispatch = TaskDispatch(
+            attempt: attempt, dagID: dag, logicalDate: Date(), operator: op, params: [:], conf: .emptyObject,
+            inputs: [:], timeout: .seconds(30), maxTries: 1, pool: nil)
+        let command = runtime.event(
+            id: "dispatch/\(attempt)", component: "test", type: EventType.taskDispatched, subject: attempt.description,
+            data: WireCodec.encode(dispatch))
+        try await runtime.publish(command, to: runtime.topics.taskCommands, key: attempt.runID)
+        return try #require(
+            try await runtime.bus.read(topic: runtime.topics.taskCommands, from: .beginning, to: .latest).readAll().first)
     }
 }
 
