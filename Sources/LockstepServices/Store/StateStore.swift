@@ -230,19 +230,26 @@ public actor StateStore {
             """
         let parameters: [SQLValue] = [.text(attempt.description), .text(worker), .int(nowMs), .int(nowMs - staleAfter.milliseconds)]
         // A claim is worth no fsync: after a crash it only has to go stale, which a lost one already is.
-        let rows: [[String?]]
+        let rows = try transactionWithoutSync { try db.query(sql, parameters) }
+        return rows.isEmpty ? .heldElsewhere : .claimed
+    }
+
+    /// `body` in a transaction whose COMMIT does not wait for the disk: for writes that a crash of the
+    /// machine may lose without harm, or that a later durable commit makes durable (SQLite syncs the
+    /// WAL as a whole, PostgreSQL flushes its WAL in order). A kill -9 of this process loses nothing
+    /// that committed either way.
+    func transactionWithoutSync<T>(_ body: () throws -> T) throws -> T {
         switch db.dialect {
         case .sqlite:
-            try db.execute("PRAGMA synchronous=OFF")
+            try db.execute("PRAGMA synchronous=OFF")  // per connection: set back before anything else commits
             defer { try? db.execute("PRAGMA synchronous=FULL") }
-            rows = try db.query(sql, parameters)
+            return try db.transaction(body)
         case .postgres:
-            rows = try db.transaction {
+            return try db.transaction {
                 try db.execute("SET LOCAL synchronous_commit TO off")
-                return try db.query(sql, parameters)
+                return try body()
             }
         }
-        return rows.isEmpty ? .heldElsewhere : .claimed
     }
 
     // MARK: Scheduler

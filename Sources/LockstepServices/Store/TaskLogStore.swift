@@ -105,16 +105,10 @@ extension StateStore {
     public func appendLogLines(_ attempt: AttemptID, _ lines: [StoredLogLine], claimedBy writer: String? = nil) throws -> Bool {
         guard !lines.isEmpty else { return true }
         let key: [SQLValue] = [.text(attempt.runID), .text(attempt.taskID), .int(Int64(attempt.tryNumber))]
-        // A batch is worth no fsync of its own. A kill -9 of the worker cannot lose a committed batch
-        // (it is in the database's hands, or SQLite's WAL in the OS's); only a crash of the machine or
-        // the database server can, and the attempt's result, committed durably after its last lines,
-        // makes every batch before it durable too (SQLite syncs the WAL as a whole, PostgreSQL flushes
-        // its WAL in order). Without this, each batch's fsync held the store's one thread, and the
-        // other runs' steps with it, for as long as a chatty task printed.
-        if db.dialect == .sqlite { try db.execute("PRAGMA synchronous=OFF") }
-        defer { if db.dialect == .sqlite { try? db.execute("PRAGMA synchronous=FULL") } }
-        return try db.transaction {
-            if db.dialect == .postgres { try db.execute("SET LOCAL synchronous_commit TO off") }
+        // A batch is worth no fsync of its own: the attempt's result, committed durably after its last
+        // lines, makes every batch before it durable too. Without this, each batch's fsync held the
+        // store's one thread, and the other runs' steps with it, for as long as a chatty task printed.
+        return try transactionWithoutSync {
             if let writer {
                 let lock = db.dialect == .postgres ? " FOR SHARE" : ""
                 let held = try db.query(
