@@ -57,7 +57,12 @@ struct StandaloneCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await options.withRuntime(component: "standalone") { runtime in
-            let (runtime, endpoint) = try metrics.attach(to: runtime)
+            let (attached, endpoint) = try metrics.attach(to: runtime)
+            var runtime = attached
+            // One process: the coordinator knows the worker slots. Unless the config says otherwise,
+            // twice as many dispatched-and-not-started attempts keep them busy, and a backfill of
+            // one DAG cannot queue its commands ahead of every other DAG's tasks.
+            if runtime.config.dispatchWindow == nil { runtime.config.dispatchWindow = 2 * max(1, workers) }
             let reports = options.reportsDirectory(runtime.config)
             var services: [any Service] = [
                 Coordinator(runtime: runtime),

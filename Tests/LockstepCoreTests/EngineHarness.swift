@@ -15,8 +15,10 @@ struct EngineHarness {
     /// Every event applied with the clock value it was applied at, for replays.
     var log: [(EngineEvent, Date)] = []
 
-    init(_ dags: [DagSpec], pools: [String: Int] = [:]) {
-        engine = Engine(dags: dags, config: LockstepConfig(pools: pools.mapValues { PoolSpec(slots: $0) }))
+    init(_ dags: [DagSpec], pools: [String: Int] = [:], dispatchWindow: Int? = nil) {
+        var config = LockstepConfig(pools: pools.mapValues { PoolSpec(slots: $0) })
+        config.dispatchWindow = dispatchWindow
+        engine = Engine(dags: dags, config: config)
     }
 
     @discardableResult

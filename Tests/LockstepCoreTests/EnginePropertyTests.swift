@@ -16,8 +16,8 @@ import Testing
 
     /// Plays a world in which `b` fails once, `x` times out once and `r` fails for good, recording
     /// each run's events in the order the coordinator saw them.
-    func recordHistory() -> [String: [(EngineEvent, Date)]] {
-        var h = EngineHarness(dags)
+    func recordHistory(dispatchWindow: Int? = nil) -> [String: [(EngineEvent, Date)]] {
+        var h = EngineHarness(dags, dispatchWindow: dispatchWindow)
         var perRun: [String: [(EngineEvent, Date)]] = [:]
         var pendingTimers: [(TimerID, Date)] = []
         var queue: [EngineEvent] = []
@@ -67,8 +67,10 @@ import Testing
         return perRun
     }
 
-    func finalState(_ events: [(EngineEvent, Date)]) -> EngineState {
-        let engine = Engine(dags: dags, config: .empty)
+    func finalState(_ events: [(EngineEvent, Date)], dispatchWindow: Int? = nil) -> EngineState {
+        var config = LockstepConfig.empty
+        config.dispatchWindow = dispatchWindow
+        let engine = Engine(dags: dags, config: config)
         var state = EngineState()
         for (event, at) in events {
             _ = engine.apply(event, to: &state, now: at)
@@ -76,13 +78,26 @@ import Testing
         }
         // Arrival order differs between interleavings by design; everything else must not.
         for id in state.runs.keys { state.runs[id]!.sequence = 0 }
+        // With a window, when a try was dispatched depends on which run's task took a free place
+        // first; what ran, how often and how it ended must not.
+        if dispatchWindow != nil {
+            for id in state.runs.keys {
+                for taskID in state.runs[id]!.tasks.keys {
+                    for i in state.runs[id]!.tasks[taskID]!.attempts.indices { state.runs[id]!.tasks[taskID]!.attempts[i].scheduledAt = t0 }
+                }
+            }
+        }
         state.nextSequence = 0
         return state
     }
 
-    @Test func randomInterleavingsAndDuplicatesReachTheSameFinalState() {
-        let history = recordHistory()
-        let canonical = finalState(history.keys.sorted().flatMap { history[$0]! })
+    /// Also with a dispatch window smaller than the runs' ready tasks: which run's task takes a free
+    /// place then depends on the interleaving, and a result for a try still waiting in the window
+    /// dispatches it (`adoptLined`), so the runs still end the same.
+    @Test(arguments: [nil, 1, 2] as [Int?])
+    func randomInterleavingsAndDuplicatesReachTheSameFinalState(dispatchWindow: Int?) {
+        let history = recordHistory(dispatchWindow: dispatchWindow)
+        let canonical = finalState(history.keys.sorted().flatMap { history[$0]! }, dispatchWindow: dispatchWindow)
         #expect(canonical.runs.count == 3)
         #expect(canonical.runs["alpha-run"]?.state == .succeeded)
         #expect(canonical.runs["alpha-run"]?.tasks["b"]?.tryNumber == 2)
@@ -104,7 +119,7 @@ import Testing
                 let j = Int.random(in: (i + 1)...merged.count, using: &rng)
                 merged.insert(merged[i], at: j)
             }
-            let state = finalState(merged)
+            let state = finalState(merged, dispatchWindow: dispatchWindow)
             #expect(state == canonical)
             if state != canonical { return }
         }

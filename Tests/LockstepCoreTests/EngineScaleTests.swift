@@ -124,6 +124,47 @@ import Testing
         #expect(h.state.indexProblems() == [])
     }
 
+    /// The coordinator's way (`Engine.forgetFinishedRuns`): only DAGs with depends_on_past keep a record
+    /// of each finished run, so memory does not grow with every run of every other DAG; for those the
+    /// engine no longer knows the id, and the coordinator asks its store before applying a request.
+    @Test func theEngineKeepsRecordsOnlyForDagsWithDependsOnPast() {
+        var h = EngineHarness([
+            dag("plain", tasks: [task("a")]),
+            dag("daily", maxActiveRuns: 3, tasks: [task("a", dependsOnPast: true)]),
+        ])
+        let day = 86_400.0
+        for i in 0..<20 {
+            h.trigger("plain", run: "p\(i)")
+            h.complete(attempt("p\(i)", "a"))
+        }
+        h.trigger("daily", run: "d1", logical: t0)
+        h.fail(attempt("d1", "a"), retryable: false)
+        h.engine.forgetFinishedRuns(in: &h.state)
+        #expect(h.engine.dagsWithDependsOnPast == ["daily"])
+        #expect(h.state.runs.isEmpty)
+        #expect(Set(h.state.forgotten.keys) == ["d1"], "no record of the 20 plain runs")
+        #expect(!h.state.knows("p3") && h.state.knows("d1"))
+        // depends_on_past still sees the forgotten d1.
+        h.trigger("daily", run: "d2", logical: t0.addingTimeInterval(day))
+        #expect(h.task("d2", "a").waitingFor == "a in the previous run d1 (depends_on_past)")
+        #expect(h.state.indexProblems() == [])
+    }
+
+    /// A burst of queued runs (a backfill) grows the runs table; once they finished and left, its
+    /// storage shrinks too instead of holding the burst's capacity for good.
+    @Test func theRunsTableShrinksOnceABurstHasLeft() {
+        var h = EngineHarness([dag("plain", maxActiveRuns: 4_000, tasks: [task("a")])])
+        for i in 0..<3_000 { h.trigger("plain", run: "p\(i)") }
+        let burst = h.state.runs.capacity
+        for i in 0..<2_990 { h.complete(attempt("p\(i)", "a")) }
+        h.engine.forgetFinishedRuns(in: &h.state)
+        #expect(h.state.runs.count == 10)
+        #expect(h.state.runs.capacity < burst / 8, "capacity \(h.state.runs.capacity) after a burst of \(burst)")
+        h.complete(attempt("p2995", "a"))
+        #expect(h.state.runs["p2995"]?.state == .succeeded)
+        #expect(h.state.indexProblems() == [])
+    }
+
     @Test func forgettingKeepsTheNewestPerDagAndSurvivesEncoding() throws {
         var h = EngineHarness([dag("d", maxActiveRuns: 1, tasks: [task("a")]), dag("e", tasks: [task("x")])])
         for i in 0..<6 {

@@ -91,6 +91,30 @@ import Testing
         #expect(runs.count == 2)
     }
 
+    /// A finished run leaves the coordinator's memory once committed, and a starting coordinator does
+    /// not load it: a repeated request for it is recognised in the store and starts nothing.
+    @Test func aRequestRepeatedAfterItsRunFinishedAndLeftMemoryStartsNothing() async throws {
+        let counter = FlakyCounter()
+        let registry = OperatorRegistry.allPacks.registering("counted", FlakyOperator(counter: counter, failures: 0))
+        let system = try await InProcessLockstep(dags: [DagSpec(id: "nightly", tasks: [task("work", "counted")])], registry: registry)
+        system.start()
+        let first = try await system.trigger("nightly", idempotencyKey: "2025-09-18")
+        let finished = try await system.waitForRun(first)
+        // Requests share the DAG id as their key, so each probe is handled after the repeat before it.
+        _ = try await system.trigger("nightly", idempotencyKey: "2025-09-18")
+        _ = try await system.waitForRun(try await system.trigger("nightly"))
+        await system.stop()
+        system.start()
+        _ = try await system.trigger("nightly", idempotencyKey: "2025-09-18")
+        _ = try await system.waitForRun(try await system.trigger("nightly"))
+        let again = try await system.runtime.store.run(first)
+        let (loaded, _) = try await system.runtime.store.loadEngine(finishedRunsOf: [])
+        await system.close()
+        #expect(await counter.count("\(first)/work") == 1)
+        #expect(again == finished)
+        #expect(loaded.runs.isEmpty, "finished runs of a DAG without depends_on_past are not loaded")
+    }
+
     @Test func aMalformedRequestIsDeadLetteredAndTheCoordinatorCarriesOn() async throws {
         let dag = DagSpec(id: "ok", tasks: [task("a")])
         let system = try await InProcessLockstep(dags: [dag])

@@ -175,7 +175,7 @@ struct FaultToleranceTests {
         #expect(newEntry["tasks"]?["nap"]?["output"]?["slept_seconds"]?.intValue == 3)
         // The new run came after the old one: the old release's run sequence carried on.
         #expect((newEntry["sequence"]?.intValue ?? -1) > (oldEntry["sequence"]?.intValue ?? 0))
-        // Asking again for the old run's key starts nothing: the engine knows it from the old rows.
+        // Asking again for the old run's key starts nothing: the coordinator finds it in the store.
         // (The probe after it has the same key, the DAG id: the coordinator handles it after the repeat.)
         let repeated = try await system.requestRuns([(SystemDags.sleep, "previous-release"), (SystemDags.sleep, SystemCluster.uniqueKey("probe"))])
         #expect(repeated[0] == PreviousRelease.runID)

@@ -30,6 +30,7 @@ extension Step {
             changed = startQueuedRuns() || changed
             changed = advanceTasks() || changed
             changed = grantPoolSlots() || changed
+            changed = grantDispatchWindow() || changed
             changed = finishRuns() || changed
         }
     }
@@ -66,7 +67,7 @@ extension Step {
             guard let run = state.readRun(id, { $0.state == .running ? RunRef($0) : nil }) ?? nil,
                 let dag = engine.dags[run.dagID]
             else { continue }
-            for spec in dag.tasks {
+            for (position, spec) in dag.tasks.enumerated() {
                 // The task and its upstream states, read in place.
                 let facts = state.readRun(id) { current -> (TaskFacts, String?, [TaskState])? in
                     guard let task = current.tasks.peek(spec.id, { ($0.state, $0.tryNumber, $0.maxTries, $0.waitingFor) }),
@@ -99,6 +100,12 @@ extension Step {
                         }
                         state.pools[pool, default: PoolState()].enqueue(key)
                         publish(.taskQueued, run, task: AttemptID(runID: id, taskID: spec.id, tryNumber: task.tryNumber + 1))
+                    } else if engine.dispatchWindow != nil {
+                        // Every ready task lines up, even with room in the window: one that got
+                        // ready later must not pass those already waiting. grantDispatchWindow takes them.
+                        let lined = DispatchWindowIndex.LinedTask(sequence: run.sequence, position: position, key: key)
+                        guard state.index.window.lineUp(lined, dagID: run.dagID) else { continue }
+                        if waitingFor != Self.dispatchWindowReason { updateTask(key) { $0.waitingFor = Self.dispatchWindowReason } }
                     } else {
                         dispatch(key, spec: spec)
                     }
@@ -145,8 +152,46 @@ extension Step {
         return changed
     }
 
+    /// What a ready task shows while it waits for a place in the dispatch window.
+    static let dispatchWindowReason = "a place in the dispatch window (dispatch_window)"
+
+    /// Hands the window's free places to lined-up tasks, each to the DAG with the fewest attempts
+    /// dispatched and not started, so a backlog of one DAG cannot hold back another's tasks. Pooled
+    /// tasks do not wait here (their pool limits them) but count while dispatched.
+    private mutating func grantDispatchWindow() -> Bool {
+        guard let window = engine.dispatchWindow, !state.index.window.line.isEmpty else { return false }
+        var changed = false
+        while state.index.window.dispatchedCount < window, let dagID = state.index.window.nextDag() {
+            guard let key = state.index.window.takeFirst(of: dagID) else { continue }
+            statistics.runsVisited += 1
+            // Still ready: not cancelled, nor its run finished, while it waited.
+            let ready = state.readRun(key.runID) { $0.state == .running && $0.tasks.peek(key.taskID, \.state) == .pending } ?? false
+            guard ready, let spec = spec(dagID, key.taskID) else { continue }
+            dispatch(key, spec: spec)
+            changed = true
+        }
+        return changed
+    }
+
+    /// A result for the next try of a task still waiting in the window: that try was dispatched by
+    /// an earlier decision this state does not hold (`lockstep rebuild` replaying the log in another
+    /// order than the coordinator consumed it, where another DAG's attempt took the place first). It
+    /// is dispatched now, so the result counts instead of being dropped as stale.
+    mutating func adoptLined(_ attempt: AttemptID) {
+        guard engine.dispatchWindow != nil, state.index.window.lined.contains(attempt.task) else { return }
+        let waiting = state.readRun(attempt.runID) { run -> String? in
+            guard run.state == .running,
+                run.tasks.peek(attempt.taskID, { $0.state == .pending && $0.tryNumber + 1 == attempt.tryNumber }) == true
+            else { return nil }
+            return run.dagID
+        } ?? nil
+        guard let dagID = waiting, let spec = spec(dagID, attempt.taskID) else { return }
+        state.index.window.remove(attempt.task, dagID: dagID)
+        dispatch(attempt.task, spec: spec)
+    }
+
     /// Dispatches the next try of a ready task, taking its pool slot.
-    private mutating func dispatch(_ key: TaskKey, spec: TaskSpec) {
+    mutating func dispatch(_ key: TaskKey, spec: TaskSpec) {
         let now = self.now  // a copy: closures that edit state cannot also read self
         guard let (run, conf, task) = state.readRun(key.runID, { run -> (RunRef, JSONValue, TaskFacts)? in
             guard let task = run.tasks.peek(key.taskID, { TaskFacts(state: $0.state, tryNumber: $0.tryNumber, maxTries: $0.maxTries) })

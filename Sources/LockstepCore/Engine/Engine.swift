@@ -9,14 +9,31 @@ import Foundation
 public struct Engine: Sendable {
     public let dags: [String: DagSpec]
     public let pools: [String: PoolSpec]
+    /// At most this many attempts dispatched and not yet started, handed out fairly across DAGs
+    /// (`DispatchWindowIndex`); nil: every ready task is dispatched at once.
+    public let dispatchWindow: Int?
     /// What steps look up often, worked out once from the specs.
     let plans: [String: DagPlan]
 
     public init(dags: [DagSpec], config: LockstepConfig) {
         self.dags = Dictionary(dags.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         pools = config.pools
+        dispatchWindow = config.dispatchWindow
         let all = self.dags
         plans = all.mapValues { DagPlan($0, among: all) }
+    }
+
+    /// The DAGs with depends_on_past tasks: their later runs look at the outcomes of earlier ones, so
+    /// the engine keeps a compact record of each of their finished runs.
+    public var dagsWithDependsOnPast: Set<String> { Set(plans.filter(\.value.hasDependsOnPast).keys) }
+
+    /// Drops every finished run `state` holds, once a store has them: of a DAG with depends_on_past
+    /// tasks a compact record stays (its logical date and the tasks that passed), of any other
+    /// nothing, so memory does not grow with the runs finished. The engine then no longer knows
+    /// those runs' ids: screen run requests against the store (`EngineState.knows`, then the store)
+    /// before applying them, or a repeated request starts a finished run again.
+    public func forgetFinishedRuns(in state: inout EngineState) {
+        state.forgetFinishedRuns(keepingPerDag: 0) { plans[$0]?.hasDependsOnPast == true }
     }
 
     /// Applies one event; returns the new state and what to do about it.
@@ -85,12 +102,15 @@ struct RunRef {
     var dagID: String
     var logicalDate: Date
     var trigger: RunTrigger
+    /// Its arrival order (orders the dispatch window's line).
+    var sequence: Int
 
     init(_ run: DagRun) {
         id = run.id
         dagID = run.dagID
         logicalDate = run.logicalDate
         trigger = run.trigger
+        sequence = run.sequence
     }
 }
 
@@ -128,9 +148,15 @@ struct Step {
         case .runRequested(let request): requestRun(request)
         case .scheduleTick(let tick):
             requestRun(RunRequest(runID: tick.runID, dagID: tick.dagID, logicalDate: tick.logicalDate, trigger: .schedule, trace: tick.trace))
-        case .taskStarted(let attempt, let worker): started(attempt, worker: worker)
-        case .taskSucceeded(let attempt, let success): succeeded(attempt, success)
-        case .taskFailed(let attempt, let failure): finishAttempt(attempt, outcome: .failed, error: failure)
+        case .taskStarted(let attempt, let worker):
+            adoptLined(attempt)
+            started(attempt, worker: worker)
+        case .taskSucceeded(let attempt, let success):
+            adoptLined(attempt)
+            succeeded(attempt, success)
+        case .taskFailed(let attempt, let failure):
+            adoptLined(attempt)
+            finishAttempt(attempt, outcome: .failed, error: failure)
         case .taskTimedOut(let attempt): timedOut(attempt)
         case .timerFired(let timer): timerFired(timer)
         case .runCancelled(let runID, let reason): cancel(runID, reason: reason)
@@ -352,17 +378,20 @@ struct Step {
     /// Edits a task in place. A change of its state may also change what depends_on_past lets the
     /// next run do.
     mutating func updateTask(_ key: TaskKey, _ change: (inout TaskInstance) -> Void) {
-        var moved = false
+        var before = TaskState.pending
+        var after = TaskState.pending
         var dagID = ""
         var logicalDate = Date.distantPast
         updateRun(key.runID) { run in
             guard run.tasks[key.taskID] != nil else { return }
-            let before = run.tasks[key.taskID]!.state
+            before = run.tasks[key.taskID]!.state
             change(&run.tasks[key.taskID]!)
-            moved = run.tasks[key.taskID]!.state != before
+            after = run.tasks[key.taskID]!.state
             dagID = run.dagID
             logicalDate = run.logicalDate
         }
+        let moved = after != before
+        if moved { state.index.window.note(key, dagID: dagID, from: before, to: after) }
         if moved, engine.plans[dagID]?.hasDependsOnPast == true { markPastSuccessors(dagID: dagID, logicalDate: logicalDate) }
     }
 

@@ -13,6 +13,15 @@ public enum EngineEvent: Sendable, Hashable, Codable {
     case runCancelled(RunID, reason: String)
     case dagPaused(String)
     case dagUnpaused(String)
+
+    /// The run a request or a schedule tick asks for; nil for every other event.
+    public var requestedRunID: RunID? {
+        switch self {
+        case .runRequested(let request): request.runID
+        case .scheduleTick(let tick): tick.runID
+        default: nil
+        }
+    }
 }
 
 /// A request to start a run, from a producer, the CLI, a replay, a backfill or an upstream DAG.

@@ -76,10 +76,13 @@ public struct PoolState: Sendable, Hashable, Codable {
 /// indexes are derived: they are not encoded and not compared, and `reindex()` rebuilds them. Code
 /// outside the engine that edits `runs` directly (a store loading them) calls `reindex()` afterwards.
 ///
-/// Finished runs stay in `runs` until `forgetFinishedRuns(keepingPerDag:)` drops them (the
-/// coordinator does after committing them to the store). What the engine still needs of a
-/// forgotten run — that its id was used, and for depends_on_past its logical date and which tasks
-/// succeeded — stays behind in a compact record, so forgetting never changes what the engine does.
+/// Finished runs stay in `runs` until `forgetFinishedRuns(keepingPerDag:keepingRecordsOf:)` drops
+/// them (the coordinator does after committing them to the store, through
+/// `Engine.forgetFinishedRuns(in:)`). What the engine still needs of a forgotten run can stay behind
+/// in a compact record: that its id was used, and for depends_on_past its logical date and which
+/// tasks succeeded. The coordinator keeps records only for DAGs with depends_on_past tasks, so its
+/// memory does not grow with every run ever finished; it answers "was this id used?" from its store
+/// (`knows` is false for a run forgotten without a record).
 public struct EngineState: Sendable, Hashable, Codable {
     public var runs: [RunID: DagRun] = [:]
     public var pools: [String: PoolState] = [:]
@@ -117,19 +120,23 @@ public struct EngineState: Sendable, Hashable, Codable {
     /// Finished runs still held in `runs` (those `forgetFinishedRuns` would look at).
     public var finishedRunsHeld: Int { index.finishedCount }
 
-    /// Drops all but the newest `keep` finished runs of each DAG from `runs` (a store keeps them all),
-    /// leaving a compact record of each: a repeated request for a forgotten run is still a no-op, and
-    /// depends_on_past still sees its tasks' outcomes. Costs the number of finished runs held, not
-    /// the number of runs.
-    public mutating func forgetFinishedRuns(keepingPerDag keep: Int) {
+    /// Drops all but the newest `keep` finished runs of each DAG from `runs` (a store keeps them all).
+    /// Of the DAGs `keepingRecordsOf` names, a compact record of each run stays: a repeated request
+    /// for it is still a no-op, and depends_on_past still sees its tasks' outcomes. Of the others
+    /// nothing stays: a repeated request would start the run again, so whoever forgets them must
+    /// screen requests for ids it has stored (as the coordinator does). Costs the number of finished
+    /// runs held, not the number of runs.
+    public mutating func forgetFinishedRuns(keepingPerDag keep: Int, keepingRecordsOf recorded: (String) -> Bool = { _ in true }) {
         guard index.finishedCount > 0 else { return }
         for dagID in index.finished.keys.sorted() {
             var held = index.finished[dagID]!
             guard held.count > max(0, keep) else { continue }
             held.sort { (readRun($0, \.sequence) ?? 0) > (readRun($1, \.sequence) ?? 0) }
             var lastPassed: [String] = []  // shared by the records that have the same (most do)
+            let records = recorded(dagID)
             for id in held.dropFirst(max(0, keep)) {
                 guard let run = runs.removeValue(forKey: id) else { continue }
+                guard records else { continue }
                 var record = ForgottenRun(run)
                 if record.passedTasks == lastPassed { record.passedTasks = lastPassed } else { lastPassed = record.passedTasks }
                 forgotten[id] = record
@@ -137,6 +144,11 @@ public struct EngineState: Sendable, Hashable, Codable {
             let kept = Array(held.prefix(max(0, keep)))
             index.finishedCount -= held.count - kept.count
             index.finished[dagID] = kept.isEmpty ? nil : kept
+        }
+        // A dictionary keeps the capacity of its largest size: after a burst of queued runs (a
+        // backfill of thousands) the table would hold megabytes of empty slots for good.
+        if runs.capacity > 1024 && runs.count < runs.capacity / 8 {
+            runs = Dictionary(minimumCapacity: runs.count * 2).merging(runs) { first, _ in first }
         }
     }
 
@@ -147,7 +159,7 @@ public struct EngineState: Sendable, Hashable, Codable {
     }
 
     /// Whether a run with this id exists or existed (held, or finished and forgotten).
-    func knows(_ id: RunID) -> Bool { runs.index(forKey: id) != nil || forgotten.index(forKey: id) != nil }
+    public func knows(_ id: RunID) -> Bool { runs.index(forKey: id) != nil || forgotten.index(forKey: id) != nil }
 
     /// The trace of a held run, read in place (the coordinator stamps it on the run's events).
     public func trace(of id: RunID) -> TraceContext? { readRun(id, \.trace) ?? nil }
@@ -295,10 +307,14 @@ struct RunIndex: Sendable {
     /// After a reindex the engine looks at every running run once (a DAG's spec may have changed
     /// since the state was saved); afterwards only at the runs an event can change.
     var sweepPending = false
+    /// Attempts dispatched and not started, and the tasks waiting for room among them (only used
+    /// when the deployment sets `dispatch_window`).
+    var window = DispatchWindowIndex()
 
     init() {}
 
     init(runs: [RunID: DagRun]) {
+        window = DispatchWindowIndex(runs: runs)
         var queuedRuns: [String: [QueuedRun]] = [:]
         for run in runs.values {
             switch run.state {
@@ -356,6 +372,14 @@ extension EngineState {
         for (dagID, entries) in index.past where entries != computedPastOrder(of: dagID) {
             problems.append("depends_on_past order of \(dagID): \(entries.map(\.id)), expected \(computedPastOrder(of: dagID).map(\.id))")
         }
+        if index.window.dispatched != fresh.window.dispatched || index.window.dispatchedCount != fresh.window.dispatchedCount {
+            problems.append("dispatched attempts \(index.window.dispatched) (\(index.window.dispatchedCount)), expected \(fresh.window.dispatched)")
+        }
+        for (dagID, tasks) in index.window.line {
+            if tasks.isEmpty { problems.append("an empty dispatch line is kept for \(dagID)") }
+            if !zip(tasks, tasks.dropFirst()).allSatisfy({ $1.precedes($0) }) { problems.append("the dispatch line of \(dagID) is out of order") }
+        }
+        if Set(index.window.line.values.joined().map(\.key)) != index.window.lined { problems.append("dispatch line and its key set differ") }
         let overlap = Set(forgotten.keys).intersection(runs.keys)
         if !overlap.isEmpty { problems.append("runs both held and forgotten: \(overlap.sorted())") }
         let active = runs.values.filter { !$0.state.isTerminal }.sorted { $0.sequence < $1.sequence }.map(\.id)

@@ -1,6 +1,6 @@
 /// Reads `config/lockstep.yaml`: operator packs, pools, variables, connections and alerts shared by every DAG.
 enum ConfigFile {
-    static let keys = ["packs", "pools", "variables", "connections", "alerts", "otlp_endpoint"]
+    static let keys = ["packs", "pools", "variables", "connections", "alerts", "otlp_endpoint", "dispatch_window"]
 
     static func parse(_ text: String, file: String) throws(ConfigError) -> LockstepConfig {
         let root = try YAMLNode.parse(text, file: file)
@@ -35,6 +35,7 @@ enum ConfigFile {
                 throw endpoint.error(error.message, fix: error.fix)
             }
         }
+        if let window = try root.optional("dispatch_window") { config.dispatchWindow = try window.int(min: 1) }
         return config
     }
 

@@ -13,6 +13,11 @@ public struct LockstepConfig: Sendable, Hashable {
     public var alerts: [AlertSpec]
     /// Where each attempt's span is exported (OTLP/HTTP JSON, the full `/v1/traces` URL); nil: none.
     public var otlpTracesEndpoint: String?
+    /// At most this many task attempts dispatched and not yet started by a worker, the next place
+    /// going to the DAG with the fewest (`dispatch_window`); nil: no limit, every ready task is
+    /// dispatched at once. About twice the worker slots keeps workers busy and lets another DAG's
+    /// task in ahead of a backlog.
+    public var dispatchWindow: Int?
 
     public init(
         pools: [String: PoolSpec] = [:], variables: [String: String] = [:], connections: [String: String] = [:],

@@ -24,10 +24,9 @@ public final class Coordinator: Service, Sendable {
         self.runtime = runtime
         engine = Engine(dags: runtime.dags, config: runtime.config)
     }
-    /// Finished runs per DAG kept in memory once committed; the rest live in the store only. None are
-    /// needed: the engine keeps a compact record of each forgotten run for duplicate requests and
-    /// depends_on_past.
-    static let finishedRunsKept = 0
+    /// Finished runs leave memory once committed (`Engine.forgetFinishedRuns`): they live in the store,
+    /// and a repeated request for one is recognised there (`requestsForStoredRuns`). Only the DAGs
+    /// with depends_on_past keep a compact record of each, for their later runs to look at.
 
     static let component = "coordinator"
 
@@ -112,8 +111,8 @@ public final class Coordinator: Service, Sendable {
     /// One term as the active coordinator: from loading the state to a graceful shutdown (returns)
     /// or a failure (throws, having closed the consumer without committing what it held).
     private func advance(whenActive active: () -> Void) async throws {
-        var (state, timers) = try await runtime.store.loadEngine()
-        state.forgetFinishedRuns(keepingPerDag: Self.finishedRunsKept)
+        var (state, timers) = try await runtime.store.loadEngine(finishedRunsOf: engine.dagsWithDependsOnPast)
+        engine.forgetFinishedRuns(in: &state)
         let timerWheel = TimerWheel(timers, clock: runtime.clock)
         try await flushOutbox()
         let consumer = try await runtime.watchingBroker(Self.component, "joining group \(Self.group)") {
@@ -134,9 +133,15 @@ public final class Coordinator: Service, Sendable {
                 for try await records in consumer.batches(max: Self.maxBatch).cancelOnGracefulShutdown() {
                     var step = StepOutput()
                     var positions: [String: RecordPosition] = [:]
+                    var events: [(EngineEvent, BusRecord)] = []
                     for record in records {
                         positions["\(record.topic)/\(record.position.partition)"] = record.position
                         guard let event = try await decode(record) else { continue }  // dead-lettered or audit-only
+                        events.append((event, record))
+                    }
+                    let stored = try await requestsForStoredRuns(events.map(\.0), state: state)
+                    for (event, record) in events {
+                        if let id = event.requestedRunID, stored.contains(id) { continue }  // that run exists already
                         apply(event, from: record, to: &state, into: &step)
                     }
                     sent = try await finish(step, state: &state, timers: timerWheel, sent: sent)
@@ -174,6 +179,16 @@ public final class Coordinator: Service, Sendable {
         /// Spans of the runs this batch finished, exported once it is committed.
         var spans: [Span] = []
         var isEmpty: Bool { outbox.isEmpty && timersSet.isEmpty && timersCleared.isEmpty && touched.isEmpty && !flagsChanged }
+    }
+
+    /// The runs these events request that the store has though the engine does not know them: finished
+    /// runs it forgot. A request repeated after its run finished (a producer's retry, a replayed
+    /// topic, a schedule tick fired again) changes nothing, as it would had the run stayed in memory.
+    /// One indexed query for a batch that requests runs the engine does not hold; none otherwise.
+    func requestsForStoredRuns(_ events: [EngineEvent], state: EngineState) async throws -> Set<RunID> {
+        let unknown = Set(events.compactMap(\.requestedRunID).filter { !state.knows($0) })
+        guard !unknown.isEmpty else { return [] }
+        return try await runtime.store.storedRuns(among: unknown)
     }
 
     /// The engine input a record holds; a record that is not one goes to the dead-letter topic.
@@ -285,9 +300,7 @@ public final class Coordinator: Service, Sendable {
         }
         // After the commit, so a run this batch finished is written before it may be forgotten. Counts
         // finished runs only, so many unfinished runs do not make every batch walk them all.
-        if state.finishedRunsHeld > 2 * Self.finishedRunsKept * max(1, engine.dags.count) {
-            state.forgetFinishedRuns(keepingPerDag: Self.finishedRunsKept)
-        }
+        if state.finishedRunsHeld > 0 { engine.forgetFinishedRuns(in: &state) }
         await timers.update(set: step.timersSet, cleared: step.timersCleared)
         runtime.spans.export(step.spans)
         return ids

@@ -59,10 +59,22 @@ public actor StateStore {
 
     // MARK: Engine state
 
-    /// The engine state and its armed timers, as last committed.
-    public func loadEngine() throws -> (EngineState, [TimerID: Date]) {
+    /// The engine state and its armed timers, as last committed. With `finishedRunsOf`, the finished
+    /// runs of only those DAGs are read (the coordinator's: the DAGs with depends_on_past, whose
+    /// later runs look at them); the unfinished runs always. Nil reads every run ever stored.
+    public func loadEngine(finishedRunsOf dagIDs: Set<String>? = nil) throws -> (EngineState, [TimerID: Date]) {
         var state = EngineState()
-        for row in try db.query("SELECT body FROM lockstep_runs", []) {
+        var bodies: [[String?]]
+        if let dagIDs {
+            bodies = try db.query("SELECT body FROM lockstep_runs WHERE state IN ('queued', 'running')", [])
+            for dagID in dagIDs.sorted() {
+                bodies += try db.query(
+                    "SELECT body FROM lockstep_runs WHERE dag_id = $1 AND state NOT IN ('queued', 'running')", .text(dagID))
+            }
+        } else {
+            bodies = try db.query("SELECT body FROM lockstep_runs", [])
+        }
+        for row in bodies {
             let run = try decoder.decode(DagRun.self, from: Data((row[0] ?? "").utf8))
             state.runs[run.id] = run
         }
@@ -173,6 +185,21 @@ public actor StateStore {
             try db.query("SELECT body FROM lockstep_runs WHERE dag_id = $1 ORDER BY sequence DESC LIMIT $2", .text($0), .int(Int64(limit)))
         } ?? db.query("SELECT body FROM lockstep_runs ORDER BY sequence DESC LIMIT $1", .int(Int64(limit)))
         return try rows.map { try decoder.decode(DagRun.self, from: Data(($0[0] ?? "").utf8)) }
+    }
+
+    /// Which of these runs the store has: the coordinator's answer to "was this id used?" for runs
+    /// its engine forgot. One indexed query per 500 ids.
+    public func storedRuns(among ids: Set<RunID>) throws -> Set<RunID> {
+        var found: Set<RunID> = []
+        let sorted = ids.sorted()
+        for start in stride(from: 0, to: sorted.count, by: 500) {
+            let chunk = sorted[start..<min(start + 500, sorted.count)]
+            let placeholders = (1...chunk.count).map { "$\($0)" }.joined(separator: ", ")
+            for row in try db.query("SELECT run_id FROM lockstep_runs WHERE run_id IN (\(placeholders))", chunk.map { .text($0) }) {
+                if let id = row[0] { found.insert(id) }
+            }
+        }
+        return found
     }
 
     public func run(_ id: RunID) throws -> DagRun? {
