@@ -6,8 +6,9 @@ import Foundation
 /// - Durability: `publish` returns after the transaction holding the records is fsynced (WAL,
 ///   `synchronous=FULL`); an acknowledged record survives `kill -9` and power loss.
 /// - Wake-up: a publish wakes consumers of the same file in this process at once. Records appended
-///   by another process (e.g. `lockstep trigger` into a running standalone) are noticed by a poll
-///   every `foreignWritePollInterval` (100 ms).
+///   by another process (e.g. `lockstep trigger` into a running standalone) are noticed within a
+///   few milliseconds on Linux, where the kernel reports writes to the file (`EmbeddedLogFileWatcher`),
+///   and elsewhere by a poll every `foreignWritePollInterval` (100 ms).
 /// - Groups: members in this process share a group's partitions and rebalance when one joins or
 ///   closes. Members in different processes on one file do not coordinate: each process assigns the
 ///   group's partitions among its own members only, so run one consuming process per group.

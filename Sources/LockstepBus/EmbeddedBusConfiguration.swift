@@ -10,7 +10,8 @@ public struct EmbeddedBusConfiguration: Sendable, Hashable {
     /// How often retention runs by itself while the log is open (nil: only when `applyRetention` is called).
     public var retentionInterval: Duration? = .seconds(60)
     /// How often waiting consumers look for records that another process appended to the same file.
-    /// Appends from this process wake consumers at once; only cross-process appends wait for this poll.
+    /// Appends from this process wake consumers at once; on Linux another process's appends do too,
+    /// within a few milliseconds (`EmbeddedLogFileWatcher`), and this poll is the fallback.
     public var foreignWritePollInterval: Duration = .milliseconds(100)
     /// Records a consumer fetches from SQLite at once: its only read-ahead, so back-pressure is the caller's pace.
     public var fetchBatchSize: Int = 64

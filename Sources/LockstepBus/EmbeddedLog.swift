@@ -34,6 +34,7 @@ actor EmbeddedLog {
     private var nextMemberID: UInt64 = 1
 
     private var maintenance: Task<Void, Never>?
+    private var watcher: EmbeddedLogFileWatcher?
     private var lastDataVersion: Int64 = 0
     private var lastRetention = ContinuousClock.now
 
@@ -195,12 +196,15 @@ actor EmbeddedLog {
         return deleted
     }
 
-    /// One background task per log: the fallback poll for other processes' appends (only while some
-    /// member waits here) and periodic retention.
+    /// One background task per log: the poll for other processes' appends (only while some member
+    /// waits here; the fallback where the file watcher cannot see them) and periodic retention.
     func startMaintenance() {
         guard maintenance == nil else { return }
         lastDataVersion = (try? store.dataVersion()) ?? 0
         let interval = configuration.foreignWritePollInterval
+        watcher = EmbeddedLogFileWatcher(logPath: path) { [weak self] in
+            Task { await self?.checkForeignWrites() }
+        }
         maintenance = Task { [weak self] in
             while !Task.isCancelled {
                 try? await Task.sleep(for: interval)
@@ -210,12 +214,18 @@ actor EmbeddedLog {
         }
     }
 
-    private func maintain() {
+    /// Rings every waiting member if another process committed to the file since the last look.
+    private func checkForeignWrites() {
         guard !isClosed else { return }
         if !members.isEmpty, let version = try? store.dataVersion(), version != lastDataVersion {
             lastDataVersion = version
             for member in members.values { member.doorbell.ring() }
         }
+    }
+
+    private func maintain() {
+        guard !isClosed else { return }
+        checkForeignWrites()
         if let interval = configuration.retentionInterval, ContinuousClock.now - lastRetention >= interval {
             do {
                 let deleted = try applyRetention(now: Date())
@@ -233,6 +243,8 @@ actor EmbeddedLog {
         isClosed = true
         maintenance?.cancel()
         maintenance = nil
+        watcher?.stop()
+        watcher = nil
         for member in members.values { member.doorbell.ring() }
         members = [:]
         store.close()

@@ -11,7 +11,13 @@ final class EmbeddedLogStore {
     /// Opens a connection; `createSchema` is for the writer, which opens the file first.
     init(path: String, createSchema: Bool = true) throws(EmbeddedBusError) {
         do { connection = try SQLiteConnection(path: path) } catch { throw .sqlite(error) }
-        guard createSchema else { return }
+        guard createSchema else {
+            // A reader (one per group consumer and topic reader: nine in a standalone) reads the log's
+            // tail in order, pages the writer just wrote and the OS still caches; SQLite's default
+            // 2 MB page cache each only made the process grow with the log.
+            do { try connection.execute("PRAGMA cache_size=-\(Self.readerCacheKiB)") } catch { throw .sqlite(error) }
+            return
+        }
         do {
             try connection.useWriteAheadLog()
             try connection.execute("""
@@ -31,6 +37,9 @@ final class EmbeddedLogStore {
             """)
         } catch { throw .sqlite(error) }
     }
+
+    /// A reader connection's page cache, in KiB.
+    static let readerCacheKiB = 256
 
     func close() { connection.close() }
 

@@ -46,14 +46,26 @@ struct EmbeddedBusTests {
             }
     }
 
+    /// A log whose poll for other processes' appends is an hour away: only a wake-up delivers in time.
+    static func fixtureWithoutThePoll() throws -> EmbeddedBusFixture {
+        var configuration = EmbeddedBusConfiguration()
+        configuration.foreignWritePollInterval = .seconds(3600)
+        return try EmbeddedBusFixture(configuration: configuration)
+    }
+
+    /// `lockstep events publish`: numbered records appended by another process.
+    static func publishFromAnotherProcess(_ count: Int, to topic: String, in fixture: EmbeddedBusFixture) throws -> ManagedProcess {
+        try ManagedProcess(
+            name: "events-publish", executable: TestPaths.lockstepExecutable.path,
+            arguments: ["events", "publish", "--data-dir", fixture.directory.path, "--topic", topic, "--count", "\(count)"])
+    }
+
     @Test("a consumer picks up records another process appends to the same file")
     func recordsFromAnotherProcess() async throws {
         let fixture = try EmbeddedBusFixture()
         let topic = uniqueName("foreign")
         let consumer = try await fixture.bus.subscribe(group: uniqueName("foreign"), topics: [topic])
-        let child = try ManagedProcess(
-            name: "events-publish", executable: TestPaths.lockstepExecutable.path,
-            arguments: ["events", "publish", "--data-dir", fixture.directory.path, "--topic", topic, "--count", "3"])
+        let child = try Self.publishFromAnotherProcess(3, to: topic, in: fixture)
         let records = try await take(3, from: consumer)
         child.stop()
         await consumer.close()
@@ -61,11 +73,27 @@ struct EmbeddedBusTests {
         #expect(try records.map(seq) == [0, 1, 2])
     }
 
+    #if os(Linux)
+    /// The poll is an hour away: only the file watcher (inotify on the log's write-ahead file) can wake
+    /// the consumer for another process's appends.
+    @Test("another process's appends wake a waiting consumer without the poll (Linux)")
+    func foreignWakeUpWithoutThePoll() async throws {
+        let fixture = try Self.fixtureWithoutThePoll()
+        let topic = uniqueName("foreign-wake")
+        let consumer = try await fixture.bus.subscribe(group: uniqueName("foreign-wake"), topics: [topic])
+        let waiting = Task { try await take(3, from: consumer, timeout: .seconds(60)) }
+        let child = try Self.publishFromAnotherProcess(3, to: topic, in: fixture)
+        let records = try await waiting.value
+        child.stop()
+        await consumer.close()
+        await fixture.stop()
+        #expect(try records.map(seq) == [0, 1, 2])
+    }
+    #endif
+
     @Test("a publish in this process wakes a waiting consumer without the poll")
     func inProcessWakeUp() async throws {
-        var configuration = EmbeddedBusConfiguration()
-        configuration.foreignWritePollInterval = .seconds(3600)
-        let fixture = try EmbeddedBusFixture(configuration: configuration)
+        let fixture = try Self.fixtureWithoutThePoll()
         let topic = uniqueName("wake")
         let consumer = try await fixture.bus.subscribe(group: uniqueName("wake"), topics: [topic])
         let waiting = Task { try await take(1, from: consumer) }
