@@ -14,8 +14,10 @@ import LockstepWire
 /// pipeline's shape: four no-op tasks in a chain) are triggered one after another and timed trigger →
 /// finished, beside the same on the idle system just before the backlog.
 ///
-/// `BACKLOG_SIZES=3000` (comma-separated) picks other sizes, e.g. for a profile; the standalone's pid
-/// is printed so `perf record -p` can attach.
+/// The standalone keeps its default dispatch window (twice its four worker slots, so the probe's tasks
+/// are not queued behind the backlog's); `BACKLOG_DISPATCH_WINDOW=N` sets another, 0 none, as before
+/// the window. `BACKLOG_SIZES=3000` (comma-separated) picks other sizes, e.g. for a profile; the
+/// standalone's pid is printed so `perf record -p` can attach.
 enum BacklogBench {
     static let dagID = "backfill_five"
     static let probeDagID = "probe_integration"
@@ -69,6 +71,7 @@ enum BacklogBench {
         var idle: [Double] = []
         var busy: [Double] = []
         var busyAfterBacklog = 0
+        var breakdowns: [ProbeBreakdown] = []
         for size in sizes {
             let standalone = try await Standalone.start(binary: binary, dags: [dagYAML, probeYAML])
             defer { standalone.stop() }
@@ -85,7 +88,8 @@ enum BacklogBench {
             if size == largest {
                 // Probe runs one after another while the backlog is unfinished.
                 while busy.count < probeSamples {
-                    let probe = try await standalone.runToEnd(probeDagID)
+                    let (probe, breakdown) = try await standalone.runToEndWithBreakdown(probeDagID)
+                    breakdowns.append(breakdown)
                     finishedUpTo = try await standalone.finishedPrefix(ids, from: finishedUpTo)
                     busy.append(probe.ms)
                     if finishedUpTo == ids.count { busyAfterBacklog += 1 }
@@ -124,6 +128,7 @@ enum BacklogBench {
                          i50, i99, largest, b50, b99, b50 / i50))
             print("  idle p50: " + floors.ratios(ms: i50))
             if busyAfterBacklog > 0 { print("  (\(busyAfterBacklog) of the backlog samples finished after the backlog had drained)") }
+            if !breakdowns.isEmpty { print("  during the backlog, p50 of each part over its four tasks: " + ProbeBreakdown.summary(breakdowns)) }
         }
     }
 }
@@ -148,9 +153,18 @@ final class Standalone: Sendable {
         for (i, yaml) in dags.enumerated() {
             try yaml.write(to: dagsDir.appendingPathComponent("dag\(i).yaml"), atomically: true, encoding: .utf8)
         }
+        // The repository's config; `BACKLOG_DISPATCH_WINDOW=N` sets the dispatch window (the standalone's
+        // default is twice its four worker slots, 8), and 0 one no backlog fills: every ready task
+        // dispatched at once, as before the window existed.
+        var config = try String(contentsOf: TestPaths.packageRoot.appendingPathComponent("config/lockstep.yaml"), encoding: .utf8)
+        if let window = Int(ProcessInfo.processInfo.environment["BACKLOG_DISPATCH_WINDOW"] ?? "") {
+            config += "\ndispatch_window: \(window > 0 ? window : 1_000_000)\n"
+        }
+        let configFile = directory.appendingPathComponent("lockstep.yaml")
+        try config.write(to: configFile, atomically: true, encoding: .utf8)
         let port = try FreePort.next()
         let process = try ManagedProcess(name: "standalone", executable: binary.path, arguments: [
-            "standalone", "--no-scheduler", "--config", TestPaths.packageRoot.appendingPathComponent("config/lockstep.yaml").path,
+            "standalone", "--no-scheduler", "--config", configFile.path,
             "--dags", dagsDir.path, "--data-dir", directory.appendingPathComponent("data").path, "--log-level", "warning",
             "--http", "127.0.0.1:\(port)",
         ] + extraArguments, environment: ["LOCKSTEP_ADMIN_PASSWORD": "bench-\(UUID().uuidString)"])
@@ -174,14 +188,20 @@ final class Standalone: Sendable {
     }
 
     /// Trigger and wait until the store shows the run finished; the wall time between.
-    func runToEnd(_ dagID: String) async throws -> Duration {
+    func runToEnd(_ dagID: String) async throws -> Duration { try await runToEndWithBreakdown(dagID).0 }
+
+    /// Trigger → finished, and where the run's time went by its own timestamps (record times: the
+    /// publishers' clocks, all on this machine).
+    func runToEndWithBreakdown(_ dagID: String) async throws -> (Duration, ProbeBreakdown) {
         let started = ContinuousClock.now
         let id = try await trigger(dagID)
-        while try await runtime.store.run(id)?.state.isTerminal != true {
+        while true {
+            if let run = try await runtime.store.run(id), run.state.isTerminal {
+                return (ContinuousClock.now - started, ProbeBreakdown(run))
+            }
             guard process.isRunning else { throw BenchError("standalone exited:\n\(process.log.suffix(2000))") }
             try await Task.sleep(for: BacklogBench.pollInterval)
         }
-        return ContinuousClock.now - started
     }
 
     /// Hourly runs as `lockstep backfill` asks for them (run id `dag@logical-date`, trigger backfill),
@@ -245,4 +265,35 @@ final class Standalone: Sendable {
 
 extension Duration {
     var ms: Double { milliseconds }
+}
+
+/// Where a probe run's time went, summed over its tasks, from the run's own timestamps. (A request's
+/// wait on the requests topic does not show: a run's requested and started times are both the
+/// request record's time.)
+struct ProbeBreakdown {
+    /// Upstream finished (or run started) → dispatched: waiting for a place in the window or the pool.
+    var toDispatch: Double = 0
+    /// Dispatched → started on a worker: the command's commit and publish, the commands topic, the claim.
+    var toWorker: Double = 0
+    /// Started → finished on the worker, and the last task's finish → run finished.
+    var running: Double = 0
+
+    init(_ run: DagRun) {
+        func ms(_ from: Date?, _ to: Date?) -> Double { from.flatMap { f in to.map { $0.timeIntervalSince(f) * 1000 } } ?? 0 }
+        var ready = run.startedAt
+        for id in ["check_services", "extract_data", "sync_fastapi", "generate_report"] {
+            guard let attempt = run.tasks[id]?.attempts.last else { continue }
+            toDispatch += ms(ready, attempt.scheduledAt)
+            toWorker += ms(attempt.scheduledAt, attempt.startedAt)
+            running += ms(attempt.startedAt, attempt.finishedAt)
+            ready = attempt.finishedAt
+        }
+        running += ms(ready, run.finishedAt)
+    }
+
+    static func summary(_ all: [ProbeBreakdown]) -> String {
+        func p50(_ part: (ProbeBreakdown) -> Double) -> String { String(format: "%.1f ms", PipelineBench.percentiles(all.map(part)).0) }
+        return "ready → dispatched \(p50(\.toDispatch)), "
+            + "dispatched → started on a worker \(p50(\.toWorker)), running and finishing \(p50(\.running))"
+    }
 }
