@@ -46,6 +46,11 @@ actor EmbeddedLog {
         logger = Logger(label: "lockstep.bus.embedded")
     }
 
+    deinit {
+        // A log dropped without `shutdown` (its last bus never closed) leaves no watcher thread behind.
+        watcher?.stop()
+    }
+
     // MARK: Topics
 
     func createTopic(_ name: String, partitions: Int) throws(EmbeddedBusError) {
