@@ -12,7 +12,7 @@ final class EmbeddedLogStore {
     init(path: String, createSchema: Bool = true) throws(EmbeddedBusError) {
         do { connection = try SQLiteConnection(path: path) } catch { throw .sqlite(error) }
         guard createSchema else {
-            // A reader (one per group consumer and topic reader: nine in a standalone) reads the log's
+            // A reader (one per group consumer and topic reader: eight in a standalone) reads the log's
             // tail in order, pages the writer just wrote and the OS still caches; SQLite's default
             // 2 MB page cache each only made the process grow with the log.
             do { try connection.execute("PRAGMA cache_size=-\(Self.readerCacheKiB)") } catch { throw .sqlite(error) }
