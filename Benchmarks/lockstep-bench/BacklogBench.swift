@@ -36,14 +36,16 @@ enum BacklogBench {
           - {id: d, operator: noop, upstream: [b, c]}
           - {id: e, operator: noop, upstream: [d]}
         """
+    /// The probe's chain, in order: the integration pipeline's task names.
+    static let probeChain = ["check_services", "extract_data", "sync_fastapi", "generate_report"]
     static let probeYAML = """
         id: \(probeDagID)
         max_active_runs: 16
         tasks:
-          - {id: check_services, operator: noop}
-          - {id: extract_data, operator: noop, upstream: [check_services], pool: ml_training_pool}
-          - {id: sync_fastapi, operator: noop, upstream: [extract_data]}
-          - {id: generate_report, operator: noop, upstream: [sync_fastapi]}
+          - {id: \(probeChain[0]), operator: noop}
+          - {id: \(probeChain[1]), operator: noop, upstream: [\(probeChain[0])], pool: ml_training_pool}
+          - {id: \(probeChain[2]), operator: noop, upstream: [\(probeChain[1])]}
+          - {id: \(probeChain[3]), operator: noop, upstream: [\(probeChain[2])]}
         """
 
     struct Row {
@@ -281,7 +283,7 @@ struct ProbeBreakdown {
     init(_ run: DagRun) {
         func ms(_ from: Date?, _ to: Date?) -> Double { from.flatMap { f in to.map { $0.timeIntervalSince(f) * 1000 } } ?? 0 }
         var ready = run.startedAt
-        for id in ["check_services", "extract_data", "sync_fastapi", "generate_report"] {
+        for id in BacklogBench.probeChain {
             guard let attempt = run.tasks[id]?.attempts.last else { continue }
             toDispatch += ms(ready, attempt.scheduledAt)
             toWorker += ms(attempt.scheduledAt, attempt.startedAt)

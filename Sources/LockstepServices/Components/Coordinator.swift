@@ -24,9 +24,6 @@ public final class Coordinator: Service, Sendable {
         self.runtime = runtime
         engine = Engine(dags: runtime.dags, config: runtime.config)
     }
-    /// Finished runs leave memory once committed (`Engine.forgetFinishedRuns`): they live in the store,
-    /// and a repeated request for one is recognised there (`requestsForStoredRuns`). Only the DAGs
-    /// with depends_on_past keep a compact record of each, for their later runs to look at.
 
     static let component = "coordinator"
 
@@ -298,9 +295,10 @@ public final class Coordinator: Service, Sendable {
             runtime.metrics.coordinatorBatch(events: step.outbox.count, commitSeconds: (ContinuousClock.now - commitStart).timeInterval)
             _ = try await published
         }
-        // After the commit, so a run this batch finished is written before it may be forgotten. Counts
-        // finished runs only, so many unfinished runs do not make every batch walk them all.
-        if state.finishedRunsHeld > 0 { engine.forgetFinishedRuns(in: &state) }
+        // After the commit, so a run this batch finished is written before it leaves memory: it lives
+        // in the store from now on, and a repeated request for it is recognised there
+        // (`requestsForStoredRuns`). Walks the finished runs held only, not every run.
+        engine.forgetFinishedRuns(in: &state)
         await timers.update(set: step.timersSet, cleared: step.timersCleared)
         runtime.spans.export(step.spans)
         return ids
