@@ -32,6 +32,8 @@ let benches: [Bench] = [
           run: BacklogBench.run),
     Bench(name: "rebuild", groups: ["rebuild"], summary: "lockstep rebuild of the run-state store from 1,000,000 events on the embedded log",
           run: RebuildBench.run),
+    Bench(name: "codec", groups: ["engine"], summary: "one event's JSON parsed and printed: the direct codec beside Foundation's, and a record → CloudEvent",
+          run: CodecBench.run),
     Bench(name: "engine", groups: ["engine"], summary: "Engine.reduce alone: cost of one step with 100, 1,000 and 10,000 runs held",
           run: EngineBench.run),
     Bench(name: "api", groups: ["api"], summary: "API server time with 10,000 runs in the store: runs list, one run",

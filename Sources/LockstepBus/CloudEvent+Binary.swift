@@ -25,7 +25,7 @@ extension CloudEvent {
         }
         if let traceparent { headers.append(BusHeader(CloudEvent.traceparentHeader, traceparent)) }
         headers.append(BusHeader(CloudEvent.contentTypeHeader, datacontenttype ?? CloudEvent.jsonContentType))
-        let value = data.map { Array($0.canonicalJSON().utf8) } ?? []
+        let value = data?.canonicalJSONBytes() ?? []
         return OutgoingRecord(topic: topic, key: key, value: value, headers: headers)
     }
 
@@ -67,7 +67,7 @@ extension CloudEvent {
                 return .failure(.unsupportedContentType(contentType))
             }
             do {
-                data = try JSONDecoder().decode(JSONValue.self, from: Data(record.value))
+                data = try JSONValue.parse(utf8: record.value)
             } catch {
                 return .failure(.dataNotJSON(jsonErrorSummary(error, bytes: record.value)))
             }
@@ -99,8 +99,8 @@ extension CloudEvent {
             extensions: extensions))
     }
 
-    static func jsonErrorSummary(_ error: any Error, bytes: [UInt8]) -> String {
+    static func jsonErrorSummary(_ error: JSONParseError, bytes: [UInt8]) -> String {
         let preview = String(decoding: bytes.prefix(40), as: UTF8.self)
-        return "\(bytes.count) bytes starting '\(preview)' do not parse (\(Swift.type(of: error)))"
+        return "\(bytes.count) bytes starting '\(preview)' do not parse: \(error)"
     }
 }

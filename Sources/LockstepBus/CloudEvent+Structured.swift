@@ -19,13 +19,13 @@ extension CloudEvent {
         var headers = [BusHeader(CloudEvent.contentTypeHeader, CloudEvent.structuredContentType + "; charset=utf-8")]
         if let traceparent { headers.append(BusHeader(CloudEvent.traceparentHeader, traceparent)) }
         return OutgoingRecord(
-            topic: topic, key: key, value: Array(JSONValue.object(object).canonicalJSON().utf8), headers: headers)
+            topic: topic, key: key, value: JSONValue.object(object).canonicalJSONBytes(), headers: headers)
     }
 
     static func structured(_ value: [UInt8], headers: [BusHeader]) -> Result<CloudEvent, EventDecodingError.Reason> {
         let parsed: JSONValue
         do {
-            parsed = try JSONDecoder().decode(JSONValue.self, from: Data(value))
+            parsed = try JSONValue.parse(utf8: value)
         } catch {
             return .failure(.malformedEnvelope(jsonErrorSummary(error, bytes: value)))
         }

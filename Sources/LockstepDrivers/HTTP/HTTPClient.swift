@@ -16,7 +16,7 @@ public struct HTTPResponse: Sendable {
 
     public var isSuccess: Bool { (200..<300).contains(status) }
     /// The body as JSON, or nil when it is not JSON.
-    public var json: JSONValue? { try? JSONDecoder().decode(JSONValue.self, from: body) }
+    public var json: JSONValue? { try? JSONValue.parse(utf8: Array(body)) }
 }
 
 /// One-shot HTTP requests with a hard timeout, mapping every failure to a `DriverError`.

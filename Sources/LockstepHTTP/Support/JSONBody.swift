@@ -51,8 +51,8 @@ struct JSONIO: Sendable {
                 field: "Content-Type")
         }
         let value: JSONValue
-        do { value = try JSONDecoder().decode(JSONValue.self, from: Data(buffer.readableBytesView)) } catch {
-            throw Problem.badRequest("malformed-json", "the body is not valid JSON: \(Self.reason(error))", field: "body")
+        do { value = try JSONValue.parse(utf8: Array(buffer.readableBytesView)) } catch {
+            throw Problem.badRequest("malformed-json", "the body is not valid JSON: \(error)", field: "body")
         }
         guard let object = value.objectValue else {
             throw Problem.badRequest("malformed-json", "the body must be a JSON object, e.g. {\"conf\": {}}", field: "body")
@@ -63,15 +63,6 @@ struct JSONIO: Sendable {
     static func tooLarge(_ limit: Int) -> Problem {
         Problem(.contentTooLarge, "body-too-large", title: "Body too large",
                 detail: "the body is larger than the limit of \(limit) bytes; send less", field: "body")
-    }
-
-    /// Foundation's parse error, without the Swift type dump around it.
-    private static func reason(_ error: any Error) -> String {
-        if case DecodingError.dataCorrupted(let context) = error {
-            let underlying = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
-            return underlying ?? context.debugDescription
-        }
-        return "\(error)"
     }
 }
 

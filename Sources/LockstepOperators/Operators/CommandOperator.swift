@@ -123,7 +123,7 @@ struct CommandOperator: TaskOperator {
                 + "(\(Self.formatBytes(limit))); write less, or raise the task's `output_limit`", retryable: false))
         }
         if data.allSatisfy({ $0 == 0x20 || $0 == 0x0a || $0 == 0x0d || $0 == 0x09 }) { return .success(nil) }
-        guard let value = try? JSONDecoder().decode(JSONValue.self, from: data) else {
+        guard let value = try? JSONValue.parse(utf8: Array(data)) else {
             return .failure(OperatorError(.badResponse, "task \(origin): the output file ($LOCKSTEP_OUTPUT) is not valid JSON "
                 + "(\(data.count) bytes)", retryable: false))
         }
