@@ -54,7 +54,8 @@ struct TaskLogTests {
         let log = TaskLog(attempt: attempt, sink: sink)
         log.write("hello", stream: .stdout)
         var seen: [TaskLogLine] = []
-        let deadline = ContinuousClock.now + .seconds(10)
+        // Generous: a loaded test run can starve this task for seconds; the line must come before finish.
+        let deadline = ContinuousClock.now + .seconds(60)
         while seen.isEmpty && ContinuousClock.now < deadline {
             seen = await sink.lines(for: attempt)
             try await Task.sleep(for: .milliseconds(10))
