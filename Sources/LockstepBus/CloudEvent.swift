@@ -56,6 +56,9 @@ public struct CloudEvent: Sendable, Hashable {
 
     /// Whether `contentType` names JSON (`application/json`, `text/json`, `…+json`), parameters ignored.
     static func isJSON(contentType: String) -> Bool {
+        // What Lockstep itself publishes, on every record: decided without Foundation's trimming and
+        // lower-casing below (3 % of a rebuild's CPU).
+        if contentType == jsonContentType { return true }
         let media = contentType.split(separator: ";", maxSplits: 1)[0]
             .trimmingCharacters(in: .whitespaces).lowercased()
         return media == "application/json" || media == "text/json" || media.hasSuffix("+json")

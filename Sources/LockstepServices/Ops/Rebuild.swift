@@ -14,16 +14,41 @@ public struct Rebuild: Sendable {
     /// Every engine input on the coordinator's topics, in a deterministic order: record time, then
     /// topic, partition and offset.
     public func inputs() async throws -> [(EngineEvent, Date)] {
-        var collected: [(event: EngineEvent, time: Date, order: (Int, Int32, Int64))] = []
+        var collected: [Input] = []
         for (index, topic) in runtime.topics.coordinatorInputs.enumerated() {
             let records = try await runtime.bus.read(topic: topic, from: .beginning, to: .latest).readAll()
-            for record in records {
-                guard let cloudEvent = try? CloudEvent(record), let event = try? WireCodec.decodeEngineEvent(cloudEvent) else { continue }
-                collected.append((event, record.timestamp, (index, record.position.partition, record.position.offset)))
-            }
+            collected += await Self.decode(records, topic: index)
         }
         collected.sort { ($0.time, $0.order.0, $0.order.1, $0.order.2) < ($1.time, $1.order.0, $1.order.1, $1.order.2) }
         return collected.map { ($0.event, $0.time) }
+    }
+
+    struct Input: Sendable {
+        let event: EngineEvent
+        let time: Date
+        let order: (topic: Int, partition: Int32, offset: Int64)
+    }
+
+    /// The records' engine inputs, decoded in one slice per core: decoding (headers, then JSON, then
+    /// the wire fields) is most of the reading, and records do not depend on one another. Records
+    /// that are not engine inputs, or not valid, are left out as the coordinator leaves them.
+    static func decode(_ records: [BusRecord], topic: Int) async -> [Input] {
+        let slices = max(1, min(ProcessInfo.processInfo.activeProcessorCount, records.count / 1_000))
+        let size = (records.count + slices - 1) / max(1, slices)
+        return await withTaskGroup(of: (Int, [Input]).self) { group in
+            for slice in 0..<slices {
+                let range = (slice * size)..<min(records.count, (slice + 1) * size)
+                group.addTask {
+                    (slice, records[range].compactMap { record in
+                        guard let cloudEvent = try? CloudEvent(record), let event = try? WireCodec.decodeEngineEvent(cloudEvent) else { return nil }
+                        return Input(event: event, time: record.timestamp, order: (topic, record.position.partition, record.position.offset))
+                    })
+                }
+            }
+            var decoded = [[Input]](repeating: [], count: slices)
+            for await (slice, inputs) in group { decoded[slice] = inputs }
+            return decoded.flatMap { $0 }
+        }
     }
 
     /// The state and armed timers the inputs lead to.
