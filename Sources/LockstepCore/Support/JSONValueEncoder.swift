@@ -39,6 +39,8 @@ private final class JSONTreeNode {
     }
 }
 
+/// `codingPath` stays empty below the top: extending it allocated an array for every value encoded,
+/// and nothing the store writes reads it (the one error here names the value instead).
 private struct JSONTreeEncoder: Encoder {
     let node: JSONTreeNode
     let codingPath: [any CodingKey]
@@ -49,17 +51,16 @@ private struct JSONTreeEncoder: Encoder {
         try node(for: value, codingPath: codingPath).value
     }
 
-    static func node(for value: some Encodable, codingPath: [any CodingKey]) throws -> JSONTreeNode {
-        switch value {
-        case let json as JSONValue: return JSONTreeNode(json)
-        case let text as String: return JSONTreeNode(.string(text))
-        case let number as Int: return JSONTreeNode(.int(Int64(number)))
-        case let flag as Bool: return JSONTreeNode(.bool(flag))
-        default:
-            let node = JSONTreeNode()
-            try value.encode(to: JSONTreeEncoder(node: node, codingPath: codingPath))
-            return node
-        }
+    static func node<T: Encodable>(for value: T, codingPath: [any CodingKey]) throws -> JSONTreeNode {
+        // Compared by type, not with `as?`: a failing dynamic cast tries bridging through NSString
+        // on Linux, and that was a tenth of the encoding's time.
+        if T.self == JSONValue.self { return JSONTreeNode(value as! JSONValue) }
+        if T.self == String.self { return JSONTreeNode(.string(value as! String)) }
+        if T.self == Int.self { return JSONTreeNode(.int(Int64(value as! Int))) }
+        if T.self == Bool.self { return JSONTreeNode(.bool(value as! Bool)) }
+        let node = JSONTreeNode()
+        try value.encode(to: JSONTreeEncoder(node: node, codingPath: codingPath))
+        return node
     }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
@@ -111,25 +112,25 @@ private struct KeyedContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
     mutating func encode(_ value: Int16, forKey key: Key) throws { set(.int(Int64(value)), for: key) }
     mutating func encode(_ value: Int32, forKey key: Key) throws { set(.int(Int64(value)), for: key) }
     mutating func encode(_ value: Int64, forKey key: Key) throws { set(.int(value), for: key) }
-    mutating func encode(_ value: UInt, forKey key: Key) throws { set(try JSONTreeEncoder.number(value, codingPath: codingPath + [key]), for: key) }
+    mutating func encode(_ value: UInt, forKey key: Key) throws { set(try JSONTreeEncoder.number(value, codingPath: codingPath), for: key) }
     mutating func encode(_ value: UInt8, forKey key: Key) throws { set(.int(Int64(value)), for: key) }
     mutating func encode(_ value: UInt16, forKey key: Key) throws { set(.int(Int64(value)), for: key) }
     mutating func encode(_ value: UInt32, forKey key: Key) throws { set(.int(Int64(value)), for: key) }
-    mutating func encode(_ value: UInt64, forKey key: Key) throws { set(try JSONTreeEncoder.number(value, codingPath: codingPath + [key]), for: key) }
+    mutating func encode(_ value: UInt64, forKey key: Key) throws { set(try JSONTreeEncoder.number(value, codingPath: codingPath), for: key) }
     mutating func encode(_ value: some Encodable, forKey key: Key) throws {
-        set(try JSONTreeEncoder.node(for: value, codingPath: codingPath + [key]), for: key)
+        set(try JSONTreeEncoder.node(for: value, codingPath: codingPath), for: key)
     }
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key) -> KeyedEncodingContainer<NestedKey> {
         let child = JSONTreeNode()
         set(child, for: key)
-        return JSONTreeEncoder(node: child, codingPath: codingPath + [key]).container(keyedBy: keyType)
+        return JSONTreeEncoder(node: child, codingPath: codingPath).container(keyedBy: keyType)
     }
 
     mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
         let child = JSONTreeNode()
         set(child, for: key)
-        return JSONTreeEncoder(node: child, codingPath: codingPath + [key]).unkeyedContainer()
+        return JSONTreeEncoder(node: child, codingPath: codingPath).unkeyedContainer()
     }
 
     mutating func superEncoder() -> any Encoder { superEncoder(forKey: Key(stringValue: "super")!) }
@@ -137,16 +138,8 @@ private struct KeyedContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
     mutating func superEncoder(forKey key: Key) -> any Encoder {
         let child = JSONTreeNode()
         set(child, for: key)
-        return JSONTreeEncoder(node: child, codingPath: codingPath + [key])
+        return JSONTreeEncoder(node: child, codingPath: codingPath)
     }
-}
-
-private struct IndexKey: CodingKey {
-    let intValue: Int?
-    let stringValue: String
-    init(_ index: Int) { intValue = index; stringValue = "Index \(index)" }
-    init?(stringValue: String) { return nil }
-    init?(intValue: Int) { self.init(intValue) }
 }
 
 private struct UnkeyedContainer: UnkeyedEncodingContainer {
@@ -177,34 +170,31 @@ private struct UnkeyedContainer: UnkeyedEncodingContainer {
     mutating func encode(_ value: Int16) throws { append(.int(Int64(value))) }
     mutating func encode(_ value: Int32) throws { append(.int(Int64(value))) }
     mutating func encode(_ value: Int64) throws { append(.int(value)) }
-    mutating func encode(_ value: UInt) throws { append(try JSONTreeEncoder.number(value, codingPath: codingPath + [IndexKey(count)])) }
+    mutating func encode(_ value: UInt) throws { append(try JSONTreeEncoder.number(value, codingPath: codingPath)) }
     mutating func encode(_ value: UInt8) throws { append(.int(Int64(value))) }
     mutating func encode(_ value: UInt16) throws { append(.int(Int64(value))) }
     mutating func encode(_ value: UInt32) throws { append(.int(Int64(value))) }
-    mutating func encode(_ value: UInt64) throws { append(try JSONTreeEncoder.number(value, codingPath: codingPath + [IndexKey(count)])) }
+    mutating func encode(_ value: UInt64) throws { append(try JSONTreeEncoder.number(value, codingPath: codingPath)) }
     mutating func encode(_ value: some Encodable) throws {
-        append(try JSONTreeEncoder.node(for: value, codingPath: codingPath + [IndexKey(count)]))
+        append(try JSONTreeEncoder.node(for: value, codingPath: codingPath))
     }
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
         let child = JSONTreeNode()
-        let path = codingPath + [IndexKey(count)]
         append(child)
-        return JSONTreeEncoder(node: child, codingPath: path).container(keyedBy: keyType)
+        return JSONTreeEncoder(node: child, codingPath: codingPath).container(keyedBy: keyType)
     }
 
     mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer {
         let child = JSONTreeNode()
-        let path = codingPath + [IndexKey(count)]
         append(child)
-        return JSONTreeEncoder(node: child, codingPath: path).unkeyedContainer()
+        return JSONTreeEncoder(node: child, codingPath: codingPath).unkeyedContainer()
     }
 
     mutating func superEncoder() -> any Encoder {
         let child = JSONTreeNode()
-        let path = codingPath + [IndexKey(count)]
         append(child)
-        return JSONTreeEncoder(node: child, codingPath: path)
+        return JSONTreeEncoder(node: child, codingPath: codingPath)
     }
 }
 
