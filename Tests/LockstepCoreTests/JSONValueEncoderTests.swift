@@ -25,6 +25,15 @@ import Testing
 
     @Test(arguments: 0..<3)
     func runsInEveryStateTheEngineLeavesThemInEncodeAsJSONEncoderDid(seed: UInt64) throws {
+        let state = Self.engineState(seed: seed)
+        #expect(state.runs.values.contains { $0.state == .failed } && state.runs.values.contains { $0.state == .succeeded })
+        for run in state.runs.values { try Self.expectSameBytes(run) }
+        try Self.expectSameBytes(state.pools)
+        try Self.expectSameBytes(state.pausedDags.union(["x/y", "é"]))
+    }
+
+    /// Runs a random workload leaves behind: retries, failures, pools, random confs and outputs.
+    static func engineState(seed: UInt64) -> EngineState {
         var random = SplitMix64(seed: 0xE4C0_0000 + seed)
         let dag = DagSpec(id: "store/dag", maxActiveRuns: 3, tasks: [
             TaskSpec(id: "a", operator: "noop", retry: RetryPolicy(retries: 2, delay: .seconds(1))),
@@ -54,10 +63,7 @@ import Testing
             }
             inFlight += harness.dispatched.map(\.attempt)
         }
-        #expect(harness.state.runs.values.contains { $0.state == .failed } && harness.state.runs.values.contains { $0.state == .succeeded })
-        for run in harness.state.runs.values { try Self.expectSameBytes(run) }
-        try Self.expectSameBytes(harness.state.pools)
-        try Self.expectSameBytes(harness.state.pausedDags.union(["x/y", "é"]))
+        return harness.state
     }
 
     struct Shapes: Codable, Equatable {
@@ -80,6 +86,23 @@ import Testing
             kinds: [.plain, .tagged(name: "a/b\u{1}", weight: 0.1), .nested([3: 4, -1: 65535]), .numbered([10: true, 9: false])], missing: nil, present: 2.5,
             big: UInt64(Int64.max), when: Date(timeIntervalSinceReferenceDate: 786_297_600.125), nothing: .init())
         #expect(try Self.expectSameBytes(shapes) == shapes)
+    }
+
+    struct WithSuper: Codable, Equatable {
+        var a: Int
+        enum CodingKeys: String, CodingKey { case a }
+        init(a: Int) { self.a = a }
+        init(from decoder: any Decoder) throws { a = try decoder.container(keyedBy: CodingKeys.self).decode(Int.self, forKey: .a) }
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(a, forKey: .a)
+            try [a, a].encode(to: container.superEncoder())
+        }
+    }
+
+    @Test func aSuperEncoderWritesUnderSuperAsJSONEncoderDid() throws {
+        #expect(try Self.expectSameBytes(WithSuper(a: 7)) == WithSuper(a: 7))
+        #expect(try JSONValueEncoder().encode(WithSuper(a: 7)) == ["a": 7, "super": [7, 7]])
     }
 
     @Test func aNumberJSONValueCannotHoldIsAnError() {

@@ -93,10 +93,12 @@ private struct KeyedContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
     let node: JSONTreeNode
     let codingPath: [any CodingKey]
 
-    private func set(_ child: JSONTreeNode, for key: Key) {
+    private func set(_ child: JSONTreeNode, for key: Key) { set(child, named: key.stringValue) }
+
+    private func set(_ child: JSONTreeNode, named name: String) {
         guard case .object(var members) = node.content else { return }
         node.content = .unset  // keeps `members` uniquely referenced while it changes
-        members[key.stringValue] = child
+        members[name] = child
         node.content = .object(members)
     }
 
@@ -133,7 +135,12 @@ private struct KeyedContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
         return JSONTreeEncoder(node: child, codingPath: codingPath).unkeyedContainer()
     }
 
-    mutating func superEncoder() -> any Encoder { superEncoder(forKey: Key(stringValue: "super")!) }
+    /// Under "super", as `JSONEncoder` does (a synthesized `CodingKeys` has no such case to build).
+    mutating func superEncoder() -> any Encoder {
+        let child = JSONTreeNode()
+        set(child, named: "super")
+        return JSONTreeEncoder(node: child, codingPath: codingPath)
+    }
 
     mutating func superEncoder(forKey key: Key) -> any Encoder {
         let child = JSONTreeNode()

@@ -31,7 +31,7 @@ public struct RunFilter: Sendable, Hashable {
 public actor RunReader {
     private let executor: DedicatedThreadExecutor
     private let db: any SQLDatabase
-    private let decoder = JSONDecoder()
+    private let decoder = JSONValueDecoder()
     public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
     /// Opens its connection; the schema must be migrated already (any component's store does it).
@@ -76,7 +76,7 @@ public actor RunReader {
             sql += " ORDER BY sequence DESC LIMIT $\(parameters.count + 2)"
             let rows = try db.query(sql, parameters + [.int(below), .int(Int64(batch))])
             for row in rows {
-                let run = try decoder.decode(DagRun.self, from: Data((row[1] ?? "").utf8))
+                let run = try decoder.decode(DagRun.self, from: Array((row[1] ?? "").utf8))
                 below = Int64(row[0] ?? "") ?? below
                 guard matches(run, filter) else { continue }
                 if found.count == limit { return (found, Int64(found[limit - 1].sequence)) }

@@ -17,7 +17,7 @@ public actor StateStore {
     let db: any SQLDatabase
     public nonisolated let location: StoreLocation
     private let monitor: StoreHealthMonitor
-    let decoder = JSONDecoder()
+    let decoder = JSONValueDecoder()
     /// The connection epoch `loadEngine` read the state on: `commit` refuses to write on a later one.
     private var engineLoadedOnEpoch: Int?
 
@@ -72,11 +72,11 @@ public actor StateStore {
             bodies = try db.query("SELECT body FROM lockstep_runs", [])
         }
         for row in bodies {
-            let run = try decoder.decode(DagRun.self, from: Data((row[0] ?? "").utf8))
+            let run = try decoder.decode(DagRun.self, from: Array((row[0] ?? "").utf8))
             state.runs[run.id] = run
         }
         for row in try db.query("SELECT name, value FROM lockstep_meta", []) {
-            let value = Data((row[1] ?? "").utf8)
+            let value = Array((row[1] ?? "").utf8)
             switch row[0] {
             case "pools": state.pools = try decoder.decode([String: PoolState].self, from: value)
             case "paused": state.pausedDags = try decoder.decode(Set<String>.self, from: value)
@@ -87,7 +87,7 @@ public actor StateStore {
         state.reindex()
         var timers: [TimerID: Date] = [:]
         for row in try db.query("SELECT body, fire_at_ms FROM lockstep_timers", []) {
-            let timer = try decoder.decode(TimerID.self, from: Data((row[0] ?? "").utf8))
+            let timer = try decoder.decode(TimerID.self, from: Array((row[0] ?? "").utf8))
             timers[timer] = Date(timeIntervalSince1970: Double(Int64(row[1] ?? "") ?? 0) / 1000)
         }
         engineLoadedOnEpoch = monitor.connectionEpoch
@@ -188,7 +188,7 @@ public actor StateStore {
         let rows = try dagID.map {
             try db.query("SELECT body FROM lockstep_runs WHERE dag_id = $1 ORDER BY sequence DESC LIMIT $2", .text($0), .int(Int64(limit)))
         } ?? db.query("SELECT body FROM lockstep_runs ORDER BY sequence DESC LIMIT $1", .int(Int64(limit)))
-        return try rows.map { try decoder.decode(DagRun.self, from: Data(($0[0] ?? "").utf8)) }
+        return try rows.map { try decoder.decode(DagRun.self, from: Array(($0[0] ?? "").utf8)) }
     }
 
     /// Which of these runs the store has: the coordinator's answer to "was this id used?" for runs
@@ -208,13 +208,13 @@ public actor StateStore {
 
     public func run(_ id: RunID) throws -> DagRun? {
         try db.query("SELECT body FROM lockstep_runs WHERE run_id = $1", .text(id)).first.map {
-            try decoder.decode(DagRun.self, from: Data(($0[0] ?? "").utf8))
+            try decoder.decode(DagRun.self, from: Array(($0[0] ?? "").utf8))
         }
     }
 
     public func pausedDags() throws -> Set<String> {
         guard let value = try db.query("SELECT value FROM lockstep_meta WHERE name = 'paused'", []).first?[0] else { return [] }
-        return try decoder.decode(Set<String>.self, from: Data(value.utf8))
+        return try decoder.decode(Set<String>.self, from: Array(value.utf8))
     }
 
     // MARK: Workers
