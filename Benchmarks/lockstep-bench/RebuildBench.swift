@@ -55,10 +55,10 @@ enum RebuildBench {
         guard inputs.count == events else { throw BenchError("rebuild read \(events) inputs, then \(inputs.count)") }
         // And read + replay, then the store write, each timed, to split the rest.
         let replayStarted = ContinuousClock.now
-        let (state, timers, _) = try await rebuild.replay()
+        let outcome = try await rebuild.replay()
         let replay = (ContinuousClock.now - replayStarted).ms / 1000 - read
         let writeStarted = ContinuousClock.now
-        try await runtime.store.replaceEngine(state: state, timers: timers)
+        try await runtime.store.replaceEngine(state: outcome.state, finished: outcome.finished, timers: outcome.timers)
         let write = (ContinuousClock.now - writeStarted).ms / 1000
         guard let stored = try await runtime.store.run(.scheduled(dagID: dag.id, logicalDate: first)), stored.state == .succeeded else {
             throw BenchError("the first run is not succeeded after the rebuild")

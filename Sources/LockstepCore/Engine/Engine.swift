@@ -32,8 +32,8 @@ public struct Engine: Sendable {
     /// nothing, so memory does not grow with the runs finished. The engine then no longer knows
     /// those runs' ids: screen run requests against the store (`EngineState.knows`, then the store)
     /// before applying them, or a repeated request starts a finished run again.
-    public func forgetFinishedRuns(in state: inout EngineState) {
-        state.forgetFinishedRuns(keepingPerDag: 0) { plans[$0]?.hasDependsOnPast == true }
+    public func forgetFinishedRuns(in state: inout EngineState, handingOver: (DagRun) -> Void = { _ in }) {
+        state.forgetFinishedRuns(keepingPerDag: 0, keepingRecordsOf: { plans[$0]?.hasDependsOnPast == true }, handingOver: handingOver)
     }
 
     /// Applies one event; returns the new state and what to do about it.

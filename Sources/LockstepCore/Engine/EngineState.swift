@@ -126,7 +126,11 @@ public struct EngineState: Sendable, Hashable, Codable {
     /// nothing stays: a repeated request would start the run again, so whoever forgets them must
     /// screen requests for ids it has stored (as the coordinator does). Costs the number of finished
     /// runs held, not the number of runs.
-    public mutating func forgetFinishedRuns(keepingPerDag keep: Int, keepingRecordsOf recorded: (String) -> Bool = { _ in true }) {
+    ///
+    /// `handingOver` receives each run as it leaves, for a caller that writes them itself (a rebuild).
+    public mutating func forgetFinishedRuns(
+        keepingPerDag keep: Int, keepingRecordsOf recorded: (String) -> Bool = { _ in true }, handingOver: (DagRun) -> Void = { _ in }
+    ) {
         guard index.finishedCount > 0 else { return }
         for dagID in index.finished.keys.sorted() {
             var held = index.finished[dagID]!
@@ -136,6 +140,7 @@ public struct EngineState: Sendable, Hashable, Codable {
             let records = recorded(dagID)
             for id in held.dropFirst(max(0, keep)) {
                 guard let run = runs.removeValue(forKey: id) else { continue }
+                handingOver(run)
                 guard records else { continue }
                 var record = ForgottenRun(run)
                 if record.passedTasks == lastPassed { record.passedTasks = lastPassed } else { lastPassed = record.passedTasks }

@@ -51,30 +51,17 @@ public struct Rebuild: Sendable {
         }
     }
 
-    /// The state and armed timers the inputs lead to.
-    public func replay() async throws -> (EngineState, [TimerID: Date], events: Int) {
-        let engine = Engine(dags: runtime.dags, config: runtime.config)
-        var state = EngineState()
-        var timers: [TimerID: Date] = [:]
-        let inputs = try await inputs()
-        for (event, time) in inputs {
-            if case .timerFired(let t) = event { timers[t] = nil }
-            for command in engine.apply(event, to: &state, now: time) {
-                switch command {
-                case .startTimer(let t, let at): timers[t] = at
-                case .cancelTimer(let t): timers[t] = nil
-                default: break
-                }
-            }
-        }
-        return (state, timers, inputs.count)
+    /// What the inputs lead to: the runs (finished ones handed over as they finish, so the replay's
+    /// tables stay the size of the runs in flight) and the armed timers.
+    public func replay() async throws -> ReplayOutcome {
+        Engine(dags: runtime.dags, config: runtime.config).replay(try await inputs())
     }
 
     /// Replaces the store's engine state with the rebuilt one.
     @discardableResult
     public func run() async throws -> (runs: Int, events: Int) {
-        let (state, timers, count) = try await replay()
-        try await runtime.store.replaceEngine(state: state, timers: timers)
-        return (state.runs.count, count)
+        let outcome = try await replay()
+        try await runtime.store.replaceEngine(state: outcome.state, finished: outcome.finished, timers: outcome.timers)
+        return (outcome.finished.count + outcome.state.runs.count, outcome.events)
     }
 }

@@ -101,6 +101,21 @@ public actor StateStore {
         try JSONValueEncoder().encode(value).canonicalJSON()
     }
 
+    /// `document` for many runs, in one slice per core.
+    static func documents(_ runs: [DagRun]) async throws -> [(DagRun, String)] {
+        let slices = max(1, min(ProcessInfo.processInfo.activeProcessorCount, runs.count / 256))
+        let size = (runs.count + slices - 1) / slices
+        return try await withThrowingTaskGroup(of: (Int, [(DagRun, String)]).self) { group in
+            for slice in 0..<slices {
+                let range = (slice * size)..<min(runs.count, (slice + 1) * size)
+                group.addTask { (slice, try runs[range].map { ($0, try document($0)) }) }
+            }
+            var encoded = [[(DagRun, String)]](repeating: [], count: slices)
+            for try await (slice, documents) in group { encoded[slice] = documents }
+            return encoded.flatMap { $0 }
+        }
+    }
+
     /// Commits one step of the coordinator in a single transaction: the runs it touched, pools and
     /// paused DAGs, timer changes and the events to publish. Returns the outbox ids of those events.
     ///
@@ -326,8 +341,11 @@ public struct OutboxEntry: Sendable, Hashable {
 
 extension StateStore {
     /// Replaces every run, the pools, paused DAGs and timers (for `lockstep rebuild`).
-    public func replaceEngine(state: EngineState, timers: [TimerID: Date]) throws {
-        let runs = try state.runs.keys.sorted().map { (state.runs[$0]!, try Self.document(state.runs[$0]!)) }
+    ///
+    /// `finished` are runs written beside `state`'s (a rebuild's replay hands finished runs over rather
+    /// than hold them); their documents are encoded in one slice per core before the transaction.
+    public func replaceEngine(state: EngineState, finished: [DagRun] = [], timers: [TimerID: Date]) async throws {
+        let runs = try await Self.documents((finished + state.runs.values).sorted { $0.id < $1.id })
         let meta = [
             ("pools", try Self.document(state.pools)),
             ("paused", try Self.document(state.pausedDags)),

@@ -1,0 +1,69 @@
+import Foundation
+import Testing
+
+@testable import LockstepCore
+
+/// `Engine.replay` hands finished runs over and forgets them as it goes; the runs it ends with must be
+/// the ones a replay holding everything ends with, over the property test's random interleavings with
+/// duplicates and stale repeats (a request repeated after its run was handed over among them).
+@Suite struct EngineReplayTests {
+    let property = EnginePropertyTests()
+
+    /// Runs by id with the arrival order cleared (it differs between interleavings by design).
+    func normalized(_ runs: some Sequence<DagRun>) -> [RunID: DagRun] {
+        var byID: [RunID: DagRun] = [:]
+        for var run in runs {
+            run.sequence = 0
+            byID[run.id] = run
+        }
+        return byID
+    }
+
+    @Test(arguments: [1, 2, 1024])
+    func forgettingWhileReplayingEndsWithTheSameRuns(forgetAfter: Int) {
+        let history = property.recordHistory()
+        var rng = SplitMix64(seed: 0x4E91 + UInt64(forgetAfter))
+        let engine = Engine(dags: property.dags, config: .empty)
+        for round in 0..<100 {
+            var cursors = Dictionary(uniqueKeysWithValues: history.keys.map { ($0, 0) })
+            var merged: [(EngineEvent, Date)] = []
+            while let run = cursors.filter({ $0.value < history[$0.key]!.count }).keys.sorted().randomElement(using: &rng) {
+                merged.append(history[run]![cursors[run]!])
+                cursors[run]! += 1
+            }
+            for _ in 0..<Int.random(in: 1...20, using: &rng) {
+                let i = Int.random(in: 0..<merged.count, using: &rng)
+                merged.insert(merged[i], at: Int.random(in: (i + 1)...merged.count, using: &rng))
+            }
+            // Every round ends with each run's request again, long after the runs finished.
+            if round.isMultiple(of: 2) { merged += merged.filter { $0.0.requestedRunID != nil } }
+
+            var holding = EngineState()
+            for (event, at) in merged { _ = engine.apply(event, to: &holding, now: at) }
+            let outcome = engine.replay(merged, forgetAfter: forgetAfter)
+
+            #expect(outcome.events == merged.count)
+            #expect(outcome.state.finishedRunsHeld == 0)
+            #expect(outcome.finished.count == 3 && Set(outcome.finished.map(\.id)).count == 3)
+            #expect(normalized(outcome.allRuns) == normalized(holding.runs.values))
+            if normalized(outcome.allRuns) != normalized(holding.runs.values) { return }
+        }
+    }
+
+    @Test func theTimersArmedAtTheEndAreTheOnesStillArmed() {
+        let engine = Engine(dags: [DagSpec(id: "slow", tasks: [TaskSpec(id: "t", operator: "noop", timeout: .seconds(30))])], config: .empty)
+        let attempt = AttemptID(runID: "slow-1", taskID: "t", tryNumber: 1)
+        let started = t0.addingTimeInterval(1)
+        let inputs: [(EngineEvent, Date)] = [
+            (.runRequested(RunRequest(runID: "slow-1", dagID: "slow", logicalDate: t0)), t0),
+            (.taskStarted(attempt, worker: "w"), started),
+        ]
+        let running = engine.replay(inputs)
+        #expect(running.state.runs["slow-1"]?.tasks["t"]?.state == .running && running.finished.isEmpty)
+        #expect(running.timers.count == 1)
+        #expect(running.timers.first.map { $0.key.attempt == attempt && $0.value == started.addingTimeInterval(30) } == true)
+        // Once the attempt has finished, nothing is left armed and the run was handed over.
+        let done = engine.replay(inputs + [(.taskSucceeded(attempt, TaskSuccess()), started.addingTimeInterval(2))])
+        #expect(done.timers.isEmpty && done.finished.map(\.id) == ["slow-1"] && done.state.runs.isEmpty)
+    }
+}
