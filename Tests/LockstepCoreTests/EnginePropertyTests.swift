@@ -67,6 +67,23 @@ import Testing
         return perRun
     }
 
+    /// The runs' streams interleaved at random, each keeping its own order (Kafka's per-key order),
+    /// then some events delivered again, later (at-least-once redelivery and stale repeats).
+    static func randomDelivery(of history: [String: [(EngineEvent, Date)]], using rng: inout SplitMix64) -> [(EngineEvent, Date)] {
+        var cursors = Dictionary(uniqueKeysWithValues: history.keys.map { ($0, 0) })
+        var merged: [(EngineEvent, Date)] = []
+        while let run = cursors.filter({ $0.value < history[$0.key]!.count }).keys.sorted().randomElement(using: &rng) {
+            merged.append(history[run]![cursors[run]!])
+            cursors[run]! += 1
+        }
+        for _ in 0..<Int.random(in: 1...20, using: &rng) {
+            let i = Int.random(in: 0..<merged.count, using: &rng)
+            let j = Int.random(in: (i + 1)...merged.count, using: &rng)
+            merged.insert(merged[i], at: j)
+        }
+        return merged
+    }
+
     func finalState(_ events: [(EngineEvent, Date)], dispatchWindow: Int? = nil) -> EngineState {
         var config = LockstepConfig.empty
         config.dispatchWindow = dispatchWindow
@@ -106,19 +123,7 @@ import Testing
 
         var rng = SplitMix64(seed: 0x5EED)
         for _ in 0..<200 {
-            // Interleave the runs' streams at random, each keeping its own order (Kafka's per-key order)…
-            var cursors = Dictionary(uniqueKeysWithValues: history.keys.map { ($0, 0) })
-            var merged: [(EngineEvent, Date)] = []
-            while let run = cursors.filter({ $0.value < history[$0.key]!.count }).keys.sorted().randomElement(using: &rng) {
-                merged.append(history[run]![cursors[run]!])
-                cursors[run]! += 1
-            }
-            // …then deliver some events again, later (at-least-once redelivery and stale repeats).
-            for _ in 0..<Int.random(in: 1...20, using: &rng) {
-                let i = Int.random(in: 0..<merged.count, using: &rng)
-                let j = Int.random(in: (i + 1)...merged.count, using: &rng)
-                merged.insert(merged[i], at: j)
-            }
+            let merged = Self.randomDelivery(of: history, using: &rng)
             let state = finalState(merged, dispatchWindow: dispatchWindow)
             #expect(state == canonical)
             if state != canonical { return }

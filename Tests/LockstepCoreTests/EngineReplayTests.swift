@@ -25,17 +25,8 @@ import Testing
         var rng = SplitMix64(seed: 0x4E91 + UInt64(forgetAfter))
         let engine = Engine(dags: property.dags, config: .empty)
         for round in 0..<100 {
-            var cursors = Dictionary(uniqueKeysWithValues: history.keys.map { ($0, 0) })
-            var merged: [(EngineEvent, Date)] = []
-            while let run = cursors.filter({ $0.value < history[$0.key]!.count }).keys.sorted().randomElement(using: &rng) {
-                merged.append(history[run]![cursors[run]!])
-                cursors[run]! += 1
-            }
-            for _ in 0..<Int.random(in: 1...20, using: &rng) {
-                let i = Int.random(in: 0..<merged.count, using: &rng)
-                merged.insert(merged[i], at: Int.random(in: (i + 1)...merged.count, using: &rng))
-            }
-            // Every round ends with each run's request again, long after the runs finished.
+            var merged = EnginePropertyTests.randomDelivery(of: history, using: &rng)
+            // Every other round ends with each run's request again, long after the runs finished.
             if round.isMultiple(of: 2) { merged += merged.filter { $0.0.requestedRunID != nil } }
 
             var holding = EngineState()
