@@ -92,6 +92,13 @@ struct CloudEventTests {
          .invalidAttribute(name: "time", value: "yesterday", why: "not an RFC 3339 timestamp")),
         ("structured, not an object", [BusHeader("content-type", "application/cloudevents+json")], "[1]",
          .malformedEnvelope("the value is JSON but not an object")),
+        ("specversion not UTF-8", [BusHeader("ce_specversion", [0xFF, 0x31]), BusHeader("ce_id", "1"), BusHeader("ce_source", "/s"),
+                                   BusHeader("ce_type", "t")], "{}",
+         .invalidAttribute(name: "specversion", value: "<2 bytes>", why: "header value is not UTF-8")),
+        ("the first of two content types", [BusHeader("ce_specversion", "1.0"), BusHeader("ce_id", "1"), BusHeader("ce_source", "/s"),
+                                            BusHeader("ce_type", "t"), BusHeader("content-type", "text/plain"),
+                                            BusHeader("content-type", "application/json")], "{}",
+         .unsupportedContentType("text/plain")),
     ])
     func invalidRecordsAreTypedErrors(_ name: String, headers: [BusHeader], value: String, reason: EventDecodingError.Reason) {
         let record = BusRecord(position: position, key: nil, value: Array(value.utf8), headers: headers, timestamp: Date())

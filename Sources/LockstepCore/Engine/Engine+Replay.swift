@@ -8,6 +8,7 @@ public struct ReplayOutcome: Sendable {
     public var finished: [DagRun]
     /// The timers armed at the end.
     public var timers: [TimerID: Date]
+    /// The inputs read, repeated requests left out included.
     public var events: Int
 
     /// Every run, finished or not.

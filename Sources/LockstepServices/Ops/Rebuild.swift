@@ -34,7 +34,7 @@ public struct Rebuild: Sendable {
     /// that are not engine inputs, or not valid, are left out as the coordinator leaves them.
     static func decode(_ records: [BusRecord], topic: Int) async -> [Input] {
         let slices = max(1, min(ProcessInfo.processInfo.activeProcessorCount, records.count / 1_000))
-        let size = (records.count + slices - 1) / max(1, slices)
+        let size = (records.count + slices - 1) / slices
         return await withTaskGroup(of: (Int, [Input]).self) { group in
             for slice in 0..<slices {
                 let range = (slice * size)..<min(records.count, (slice + 1) * size)
