@@ -98,9 +98,11 @@ private struct JSONParser {
     mutating func object(depth: Int) throws(JSONParseError) -> JSONValue {
         guard depth <= Self.maximumDepth else { throw error("nested deeper than \(Self.maximumDepth) levels") }
         index += 1
-        var members: [String: JSONValue] = [:]
+        // Collected first, then hashed into a table of the right size once (growing it member by
+        // member rehashed it at 2, 4 and 8).
+        var members: [(String, JSONValue)] = []
         skipWhitespace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return .object(members) }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return .object([:]) }
         while true {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else {
@@ -111,13 +113,12 @@ private struct JSONParser {
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected `:` after a member name, found `\(peekText)`") }
             index += 1
             skipWhitespace()
-            let member = try value(depth: depth)
-            if members[key] == nil { members[key] = member }
+            members.append((key, try value(depth: depth)))
             skipWhitespace()
             guard index < bytes.count else { throw error("expected `,` or `}`, found the end of input") }
             switch bytes[index] {
             case UInt8(ascii: ","): index += 1
-            case UInt8(ascii: "}"): index += 1; return .object(members)
+            case UInt8(ascii: "}"): index += 1; return .object(Dictionary(members) { first, _ in first })
             default: throw error("expected `,` or `}`, found `\(peekText)`")
             }
         }
