@@ -141,6 +141,8 @@ def parse_args(argv):
     parser.add_argument("--seed", type=int, default=0, help="seed for negative sampling (default 0)")
     parser.add_argument("--negatives-per-positive", type=int, default=NEGATIVES_PER_POSITIVE)
     parser.add_argument("--statement-timeout", type=float, default=60.0, help="seconds per query (default 60)")
+    parser.add_argument("--db-wait", type=float, default=60.0,
+                        help="seconds to keep retrying a database that is restarting or unreachable (default 60; 0: fail at once)")
     return parser.parse_args(argv)
 
 
@@ -159,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
 
     try:
-        rows = fetch_rows(uri, statement_timeout_s=args.statement_timeout)
+        rows = fetch_rows(uri, statement_timeout_s=args.statement_timeout, wait_s=args.db_wait,
+                          log=lambda text: log("train", text))
     except DatabaseError as error:
         log("train", f"error: {error}")
         return EXIT_DATABASE

@@ -52,14 +52,53 @@ def redact(text: str, uri: str) -> str:
     return re.sub(r"(password\s*=\s*)\S+", r"\1***", text, flags=re.IGNORECASE)
 
 
-def fetch_rows(uri: str, statement_timeout_s: float = 60.0, connect_timeout_s: int = 10) -> dict[str, list[dict]]:
+# An OperationalError with one of these is the request's fault, not the server's state: no retry.
+_PERMANENT = ("password authentication failed", "authentication", "does not exist", "pg_hba.conf", "invalid")
+
+
+def fetch_rows(uri: str, statement_timeout_s: float = 60.0, connect_timeout_s: int = 10, wait_s: float = 0.0,
+               log=None) -> dict[str, list[dict]]:
+    """`_fetch_rows`, riding out a database that is restarting or briefly unreachable for up to `wait_s`
+    seconds (a connection refused or closed, "the database system is starting up"): the read is the
+    same snapshot whenever it succeeds, so trying again is safe. A wrong password, a missing
+    database or a malformed URI fails at once."""
+    import time
+
+    deadline = time.monotonic() + wait_s
+    pause, said = 0.2, False
+    while True:
+        try:
+            return _fetch_rows(uri, statement_timeout_s, connect_timeout_s)
+        except _Transient as transient:
+            if time.monotonic() + pause > deadline:
+                raise DatabaseError(str(transient)) from None
+            if log and not said:
+                log(f"waiting for the database (up to {wait_s:g} s): {transient}")
+                said = True
+            time.sleep(pause)
+            pause = min(pause * 2, 2.0)
+
+
+class _Transient(Exception):
+    """A failure worth another try (message already redacted)."""
+
+
+def _is_transient(error) -> bool:
+    import psycopg2
+
+    text = str(error).lower()
+    return isinstance(error, psycopg2.OperationalError) and not any(word in text for word in _PERMANENT)
+
+
+def _fetch_rows(uri: str, statement_timeout_s: float, connect_timeout_s: int) -> dict[str, list[dict]]:
     """All four tables in one read-only REPEATABLE READ snapshot, so they describe one moment."""
     import psycopg2  # here, not at the top: the in-memory core must not need a driver
 
     try:
         conn = psycopg2.connect(uri, connect_timeout=connect_timeout_s, application_name="lockstep-ml-train")
     except Exception as error:  # psycopg2.Error, or ProgrammingError for a malformed URI
-        raise DatabaseError(f"cannot connect to {redact(redacted_uri(uri), uri)}: {redact(str(error), uri)}") from None
+        message = f"cannot connect to {redact(redacted_uri(uri), uri)}: {redact(str(error), uri)}"
+        raise (_Transient if _is_transient(error) else DatabaseError)(message) from None
     try:
         conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
         rows: dict[str, list[dict]] = {}
@@ -72,6 +111,7 @@ def fetch_rows(uri: str, statement_timeout_s: float = 60.0, connect_timeout_s: i
         conn.rollback()
         return rows
     except psycopg2.Error as error:
-        raise DatabaseError(f"query failed: {redact(str(error), uri)}") from None
+        message = f"query failed: {redact(str(error), uri)}"
+        raise (_Transient if _is_transient(error) else DatabaseError)(message) from None
     finally:
         conn.close()

@@ -44,6 +44,9 @@ def _free_port():
         return s.getsockname()[1]
 
 
+_SERVER: dict = {}  # the module's cluster: its data directory and start command, to restart it
+
+
 @pytest.fixture(scope="module")
 def cluster():
     work = tempfile.mkdtemp(prefix="lockstep-ml-pg-")
@@ -65,6 +68,8 @@ def cluster():
                                      f"-p {port} -k {work} -c listen_addresses=127.0.0.1 -c fsync=off", "start"]),
                        check=True, capture_output=True, timeout=90)
         started = True
+        _SERVER.update(data=data, start=[pg_ctl, "-D", data, "-l", os.path.join(work, "server.log"), "-w", "-t", "60", "-o",
+                                         f"-p {port} -k {work} -c listen_addresses=127.0.0.1 -c fsync=off", "start"])
         env = dict(os.environ, PGPASSWORD=PASSWORD)
         psql = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres"]
         subprocess.run(psql + ["-c", "CREATE DATABASE noblestride"], env=env, check=True, capture_output=True, timeout=60)
@@ -131,3 +136,31 @@ def test_database_errors_exit_4_without_the_password(cluster, tmp_path, password
 def test_missing_connection_variable_is_a_usage_error(tmp_path):
     done = _run_train(tmp_path, {})
     assert done.returncode == 2 and "NOBLESTRIDE_DB_URL" in done.stderr.splitlines()[-1]
+
+
+def test_the_trainer_rides_out_a_database_restart(cluster, tmp_path):
+    """PostgreSQL down when the trainer reads (as during `pg_ctl restart -m immediate`): it says it is
+    waiting, keeps trying, and trains once the server is back, instead of failing the task."""
+    pg_ctl = os.path.join(BIN, "pg_ctl")
+    subprocess.run(_as_postgres([pg_ctl, "-D", _SERVER["data"], "-m", "immediate", "-w", "stop"]), check=True,
+                   capture_output=True, timeout=60)
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LOCKSTEP_") and k != "NOBLESTRIDE_DB_URL"}
+        env.update(LOCKSTEP_OUTPUT=str(tmp_path / "output.json"), LOCKSTEP_LOGICAL_DATE="2025-09-18T02:00:00Z",
+                   NOBLESTRIDE_DB_URL=_uri(cluster))
+        trainer = subprocess.Popen([sys.executable, os.path.join(ML, "train.py"), "--models-dir", str(tmp_path / "models"),
+                                    "--db-wait", "120"], env=env, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        first = trainer.stderr.readline()  # blocks until the trainer has tried and said it waits
+        assert "waiting for the database" in first, first
+    finally:
+        subprocess.run(_as_postgres(_SERVER["start"]), check=True, capture_output=True, timeout=90)
+    out, err = trainer.communicate(timeout=300)
+    assert trainer.returncode == 0, first + err
+    assert PASSWORD not in first + err + out
+    assert json.load(open(tmp_path / "output.json"))["investors_count"] > 0
+
+
+def test_an_unreachable_database_is_given_up_on_after_the_wait(tmp_path):
+    done = _run_train(tmp_path, {"NOBLESTRIDE_DB_URL": _uri(_free_port())}, "--db-wait", "1")
+    assert done.returncode == 4, done.stderr
+    assert "waiting for the database" in done.stderr and PASSWORD not in done.stderr
