@@ -54,8 +54,7 @@ def redact(text: str, uri: str) -> str:
 
 # An OperationalError with one of these is the request's fault, not the server's state: no retry
 # (a statement that ran past --statement-timeout would only run past it again).
-_PERMANENT = ("password authentication failed", "authentication", "does not exist", "pg_hba.conf", "invalid",
-              "statement timeout")
+_PERMANENT = ("authentication", "does not exist", "pg_hba.conf", "invalid", "statement timeout")
 
 
 def fetch_rows(uri: str, statement_timeout_s: float = 60.0, connect_timeout_s: int = 10, wait_s: float = 0.0,

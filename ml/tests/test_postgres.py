@@ -64,12 +64,11 @@ def cluster():
         subprocess.run(_as_postgres([os.path.join(BIN, "initdb"), "-D", data, "-U", "postgres", "--auth=scram-sha-256",
                                      f"--pwfile={pwfile}", "-E", "UTF8", "--locale=C", "--no-sync"]),
                        check=True, capture_output=True, timeout=120)
-        subprocess.run(_as_postgres([pg_ctl, "-D", data, "-l", os.path.join(work, "server.log"), "-w", "-t", "60", "-o",
-                                     f"-p {port} -k {work} -c listen_addresses=127.0.0.1 -c fsync=off", "start"]),
-                       check=True, capture_output=True, timeout=90)
+        start = [pg_ctl, "-D", data, "-l", os.path.join(work, "server.log"), "-w", "-t", "60", "-o",
+                 f"-p {port} -k {work} -c listen_addresses=127.0.0.1 -c fsync=off", "start"]
+        subprocess.run(_as_postgres(start), check=True, capture_output=True, timeout=90)
         started = True
-        _SERVER.update(data=data, start=[pg_ctl, "-D", data, "-l", os.path.join(work, "server.log"), "-w", "-t", "60", "-o",
-                                         f"-p {port} -k {work} -c listen_addresses=127.0.0.1 -c fsync=off", "start"])
+        _SERVER.update(data=data, start=start)
         env = dict(os.environ, PGPASSWORD=PASSWORD)
         psql = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres"]
         subprocess.run(psql + ["-c", "CREATE DATABASE noblestride"], env=env, check=True, capture_output=True, timeout=60)
@@ -88,11 +87,15 @@ def _uri(port, password=PASSWORD):
     return f"postgresql://postgres:{quote(password, safe='')}@127.0.0.1:{port}/noblestride"
 
 
-def _run_train(tmp_path, env_extra, *args):
+def _train_command(tmp_path, env_extra, *args):
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOCKSTEP_") and k != "NOBLESTRIDE_DB_URL"}
     env.update(LOCKSTEP_OUTPUT=str(tmp_path / "output.json"), LOCKSTEP_LOGICAL_DATE="2025-09-18T02:00:00Z", **env_extra)
-    return subprocess.run([sys.executable, os.path.join(ML, "train.py"), "--models-dir", str(tmp_path / "models"), *args],
-                          env=env, capture_output=True, text=True, timeout=300)
+    return [sys.executable, os.path.join(ML, "train.py"), "--models-dir", str(tmp_path / "models"), *args], env
+
+
+def _run_train(tmp_path, env_extra, *args):
+    command, env = _train_command(tmp_path, env_extra, *args)
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
 
 
 def test_seed_data_loads_with_the_asserted_counts(cluster):
@@ -145,11 +148,8 @@ def test_the_trainer_rides_out_a_database_restart(cluster, tmp_path):
     subprocess.run(_as_postgres([pg_ctl, "-D", _SERVER["data"], "-m", "immediate", "-w", "stop"]), check=True,
                    capture_output=True, timeout=60)
     try:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("LOCKSTEP_") and k != "NOBLESTRIDE_DB_URL"}
-        env.update(LOCKSTEP_OUTPUT=str(tmp_path / "output.json"), LOCKSTEP_LOGICAL_DATE="2025-09-18T02:00:00Z",
-                   NOBLESTRIDE_DB_URL=_uri(cluster))
-        trainer = subprocess.Popen([sys.executable, os.path.join(ML, "train.py"), "--models-dir", str(tmp_path / "models"),
-                                    "--db-wait", "120"], env=env, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        command, env = _train_command(tmp_path, {"NOBLESTRIDE_DB_URL": _uri(cluster)}, "--db-wait", "120")
+        trainer = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         first = trainer.stderr.readline()  # blocks until the trainer has tried and said it waits
         assert "waiting for the database" in first, first
     finally:
