@@ -47,6 +47,8 @@ let package = Package(
                        providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ", pkgConfig: "libpq",
                        providers: [.apt(["libpq-dev"])]),
+        // glibc's <malloc.h>: part of the C library, nothing to link.
+        .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
         .systemLibrary(name: "CRdKafka", path: "Sources/CRdKafka", pkgConfig: "rdkafka",
                        providers: [.apt(["librdkafka-dev"])]),
 
@@ -54,7 +56,8 @@ let package = Package(
                 dependencies: [.product(name: "Yams", package: "Yams")],
                 swiftSettings: strict),
         .target(name: "LockstepDrivers",
-                dependencies: ["LockstepCore", "CSQLite", "CLibPQ", .product(name: "Logging", package: "swift-log")],
+                dependencies: ["LockstepCore", "CSQLite", "CLibPQ", .target(name: "CMalloc", condition: .when(platforms: [.linux])),
+                               .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),
         .target(name: "LockstepBus",
                 dependencies: ["LockstepCore", "LockstepDrivers", .product(name: "Logging", package: "swift-log")],

@@ -121,7 +121,7 @@ enum PipelineBench {
         try await process.waitUntilAccepting(port: port)
         try await Task.sleep(for: .seconds(2))  // a bench, not a test: let start-up allocations settle
         let idle = rss(process.pid)
-        print(String(format: "  idle, API on:      %7.1f MB", idle.current))
+        print(String(format: "  idle, API on:      %7.1f MB (heap and stacks %.1f MB, mapped files %.1f MB)", idle.current, idle.anonymous, idle.file))
         let bus = try EmbeddedBus(directory: dir.appendingPathComponent("data"))
         let store = try await StateStore(.sqlite(path: dir.appendingPathComponent("data/state.sqlite").path))
         let runtime = Runtime(bus: bus, store: store, dags: [], config: .empty)
@@ -139,10 +139,13 @@ enum PipelineBench {
             for id in ids {
                 while try await store.run(id)?.state.isTerminal != true { try await Task.sleep(for: .milliseconds(20)) }
             }
+            let seconds = (ContinuousClock.now - started).timeInterval
+            // At rest: the process hands freed memory back within a second or two (`HeapTrimmer`).
+            try await Task.sleep(for: .seconds(2))
             let now = rss(process.pid)
             figures[target] = now.current
-            let seconds = (ContinuousClock.now - started).timeInterval
-            print(String(format: "  after %6d runs: %7.1f MB (peak %.1f MB; %d runs in %.1f s)", target, now.current, now.peak, ids.count, seconds))
+            print(String(format: "  after %6d runs, 2 s later: %7.1f MB (peak %.1f MB; heap and stacks %.1f MB, mapped files %.1f MB; %d runs in %.1f s)",
+                         target, now.current, now.peak, now.anonymous, now.file, ids.count, seconds))
         }
         if let first = figures[100], let last = figures[10_000] {
             print(String(format: "  10,000 runs − 100 runs: %+.1f MB (goal: within 10 MB)", last - first))
@@ -151,13 +154,13 @@ enum PipelineBench {
         await store.close()
     }
 
-    static func rss(_ pid: Int32) -> (current: Double, peak: Double) {
+    static func rss(_ pid: Int32) -> (current: Double, peak: Double, anonymous: Double, file: Double) {
         let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
         func field(_ name: String) -> Double {
             guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }) else { return 0 }
             return Double(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "0").map { $0 / 1024 } ?? 0
         }
-        return (field("VmRSS"), field("VmHWM"))
+        return (field("VmRSS"), field("VmHWM"), field("RssAnon"), field("RssFile") + field("RssShmem"))
     }
 
     static func percentiles(_ samples: [Double]) -> (Double, Double) {

@@ -6,8 +6,13 @@ import LockstepServices
 import Logging
 import ServiceLifecycle
 
-/// Runs services until SIGTERM or SIGINT, then shuts them down gracefully.
+/// Runs services until SIGTERM or SIGINT, then shuts them down gracefully. Beside them, the process
+/// hands memory it freed back to the system (`HeapTrimmer`).
 func runServices(_ services: [any Service], logger: Logger) async throws {
+    var services = services
+    #if os(Linux)
+    services.append(HeapTrimmer(logger: logger))
+    #endif
     let group = ServiceGroup(
         configuration: .init(
             services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
