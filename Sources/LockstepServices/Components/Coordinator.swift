@@ -120,34 +120,28 @@ public final class Coordinator: Service, Sendable {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await self.fireTimers(timerWheel) }
             defer { group.cancelAll() }
-            // Offsets are committed in batches: a record handled again after a crash changes nothing,
-            // and each commit is a durable write of its own. Real time, not the runtime's clock: this
-            // paces writes to the log, and no outcome depends on it.
-            var pending: [String: RecordPosition] = [:]
-            var lastCommit = ContinuousClock.now
+            // Offsets are committed in the background: a record handled again after a crash changes
+            // nothing, and each commit is a durable write of its own.
             var sent: [Int64] = []
             do {
-                for try await records in consumer.batches(max: Self.maxBatch).cancelOnGracefulShutdown() {
-                    var step = StepOutput()
-                    var positions: [String: RecordPosition] = [:]
-                    var events: [(EngineEvent, BusRecord)] = []
-                    for record in records {
-                        positions["\(record.topic)/\(record.position.partition)"] = record.position
-                        guard let event = try await decode(record) else { continue }  // dead-lettered or audit-only
-                        events.append((event, record))
-                    }
-                    let stored = try await requestsForStoredRuns(events.map(\.0), state: state)
-                    for (event, record) in events {
-                        if let id = event.requestedRunID, stored.contains(id) { continue }  // that run exists already
-                        apply(event, from: record, to: &state, into: &step)
-                    }
-                    sent = try await finish(step, state: &state, timers: timerWheel, sent: sent)
-                    // Only now are these records' effects in the store: their offsets may be committed.
-                    pending.merge(positions) { _, new in new }
-                    if !pending.isEmpty && ContinuousClock.now - lastCommit > Self.commitInterval {
-                        for position in pending.values { await runtime.commit(position, on: consumer) }
-                        pending = [:]
-                        lastCommit = ContinuousClock.now
+                try await runtime.committingInBackground(on: consumer, every: Self.commitInterval) { commits in
+                    for try await records in consumer.batches(max: Self.maxBatch).cancelOnGracefulShutdown() {
+                        var step = StepOutput()
+                        var positions: [String: RecordPosition] = [:]
+                        var events: [(EngineEvent, BusRecord)] = []
+                        for record in records {
+                            positions["\(record.topic)/\(record.position.partition)"] = record.position
+                            guard let event = try await decode(record) else { continue }  // dead-lettered or audit-only
+                            events.append((event, record))
+                        }
+                        let stored = try await requestsForStoredRuns(events.map(\.0), state: state)
+                        for (event, record) in events {
+                            if let id = event.requestedRunID, stored.contains(id) { continue }  // that run exists already
+                            apply(event, from: record, to: &state, into: &step)
+                        }
+                        sent = try await finish(step, state: &state, timers: timerWheel, sent: sent)
+                        // Only now are these records' effects in the store: their offsets may be committed.
+                        for position in positions.values { commits.handled(position) }
                     }
                 }
             } catch is CancellationError {
@@ -156,7 +150,6 @@ public final class Coordinator: Service, Sendable {
                 await consumer.close()
                 throw error
             }
-            for position in pending.values { await runtime.commit(position, on: consumer) }
             await consumer.close()
         }
     }

@@ -97,12 +97,16 @@ public final class Worker: Service, Sendable {
         let consumer = try await runtime.subscribePersistently(options.name, group: options.group, topics: [topic])
         runtime.logger.info("\(options.name) slot \(slot) consuming \(topic)")
         do {
-            for try await record in consumer.records.cancelOnGracefulShutdown() {
-                // Returns once the record's effect is stored (its claim, and its result when it ran) or
-                // another worker took the attempt over; throws, leaving the record uncommitted, when
-                // shutting down first or on an error retrying cannot fix.
-                try await handle(record, slot: slot)
-                await runtime.commit(record.position, on: consumer)
+            // Offsets committed in the background (`OffsetCommits`): a command delivered again is
+            // answered with its recorded result, so a commit need not be a durable write per attempt.
+            try await runtime.committingInBackground(on: consumer, every: Self.commitInterval) { commits in
+                for try await record in consumer.records.cancelOnGracefulShutdown() {
+                    // Returns once the record's effect is stored (its claim, and its result when it ran)
+                    // or another worker took the attempt over; throws, leaving the record uncommitted,
+                    // when shutting down first or on an error retrying cannot fix.
+                    try await handle(record, slot: slot)
+                    commits.handled(record.position)
+                }
             }
         } catch is CancellationError {
         } catch {
@@ -118,6 +122,8 @@ public final class Worker: Service, Sendable {
     /// process; a claim shared by the two would let both run it.
     private func claimant(slot: Int) -> String { "\(options.name)/\(runtime.instance)/\(slot)" }
 
+    /// How long a handled command may wait for its offset to be committed.
+    static let commitInterval = Duration.milliseconds(100)
     /// How often a running attempt's claim is renewed (and its abandonment checked), on the runtime's
     /// clock; also how long a worker waits before looking again at an attempt another worker holds.
     public static let claimHeartbeat = Duration.seconds(2)
@@ -188,7 +194,10 @@ public final class Worker: Service, Sendable {
         // Deadline and renewals count from the claim, not from when their tasks get to run.
         let claimedAt = runtime.clock.now
         let deadline = AttemptDeadline(start: claimedAt, limit: dispatch.timeout ?? options.defaultTimeout)
-        try await publishResult(.taskStarted(attempt, worker: workerID), id: "started/\(attempt)/\(workerID)", trace: trace)
+        // Published while the attempt runs, not before: the claim is what guards the effect, and the
+        // result waits for this publish below, so `started` still comes first on the run's partition.
+        // One durable write fewer between two tasks of a slot.
+        async let started: Void = publishResult(.taskStarted(attempt, worker: workerID), id: "started/\(attempt)/\(workerID)", trace: trace)
 
         let logStart = start
         let execution = Task { await self.execute(dispatch, deadline: deadline, trace: trace, log: logStart) }
@@ -215,6 +224,7 @@ public final class Worker: Service, Sendable {
             result = .taskFailed(attempt, TaskFailure(message: error.message, retryable: error.retryable, category: error.code))
             emitted = error.events
         }
+        try await started
         for e in emitted { try await publishEmitted(e, dispatch: dispatch, trace: trace) }
         runtime.metrics.attemptFinished(
             component: options.name, queue: options.role.queue.rawValue, outcome: Self.outcomeLabel(result),
