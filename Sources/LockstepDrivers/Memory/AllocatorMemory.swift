@@ -19,6 +19,15 @@ public enum AllocatorMemory {
     @discardableResult
     public static func returnFreePages() -> Bool { malloc_trim(0) == 1 }
 
+    /// Gives every allocation of at least `bytes` a mapping of its own, returned to the system when
+    /// it is freed. glibc starts there (128 KiB) but raises the threshold, up to 32 MiB, each time
+    /// such a block is freed; past that, large short-lived buffers (a table of 9,000 queued runs as it
+    /// grows, a large page of results) come from the arenas and their pages stay resident after they
+    /// are freed, scattered among live chunks where trimming cannot reach whole pages.
+    public static func keepLargeBlocksMapped(atLeast bytes: Int) {
+        _ = mallopt(M_MMAP_THRESHOLD, Int32(bytes))
+    }
+
     /// This process's resident anonymous memory (heap, stacks, anonymous mappings) in bytes, from
     /// `/proc/self/status`; nil if it cannot be read.
     public static var residentAnonymousBytes: Int? {

@@ -14,12 +14,17 @@ import ServiceLifecycle
 public struct HeapTrimmer: Service {
     public static let interval = Duration.seconds(1)
     public static let threshold = 4 << 20
+    /// Allocations this large or larger are mapped on their own and unmapped when freed (glibc's own
+    /// starting point, kept from drifting up: see `AllocatorMemory.keepLargeBlocksMapped`).
+    public static let largeBlock = 128 << 10
 
     let logger: Logger
 
     public init(logger: Logger) { self.logger = logger }
 
+    /// Sets the process's allocator policy for large blocks, then trims until a graceful shutdown.
     public func run() async throws {
+        AllocatorMemory.keepLargeBlocksMapped(atLeast: Self.largeBlock)
         var policy = Policy(threshold: Self.threshold)
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: Self.interval) } } catch { return }
