@@ -29,7 +29,8 @@ extension EventBus {
     }
 }
 
-/// A member of a consumer group. Not shared between tasks: one consumer, one reading loop.
+/// A member of a consumer group. One reading loop per consumer (`next`, `nextBatch`, `seek`); `commit`
+/// may also come from another task, as the components commit offsets in the background.
 public protocol GroupConsumer: Sendable {
     /// The next record, waiting for one to arrive; nil once the consumer is closed. Back-pressure is
     /// the caller's pace: nothing is fetched far ahead of what was asked for.

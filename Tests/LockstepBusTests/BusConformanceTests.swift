@@ -65,6 +65,28 @@ struct BusConformanceTests {
         }
     }
 
+    @Test("a commit from another task lands while the reading loop waits for a record", arguments: BusTransport.allCases)
+    func commitFromAnotherTask(transport: BusTransport) async throws {
+        try await transport.run { fixture in
+            let bus = fixture.bus
+            let topic = uniqueName("background-commit")
+            let group = uniqueName("background-commit")
+            try await bus.createTopic(topic, partitions: 1)
+            try await bus.publish((0..<3).map { numberedEvent($0, topic: topic, key: "k") })
+            let consumer = try await bus.subscribe(group: group, topics: [topic])
+            let seen = try await take(3, from: consumer)
+            // The reading loop waits for a fourth record; the components' background committer
+            // commits what the loop handled meanwhile.
+            let waiting = Task { try await consumer.next() }
+            try await Task { try await consumer.commit(seen[2].position) }.value
+            #expect(try await bus.committedOffsets(group: group, topic: topic) == [0: 3])
+            try await bus.publish(numberedEvent(3, topic: topic, key: "k"))
+            let fourth = try await waiting.value
+            #expect(try fourth.map(seq) == 3)
+            await consumer.close()
+        }
+    }
+
     @Test("a rebalance loses nothing and repeats only what was not committed", arguments: BusTransport.allCases)
     func rebalanceBetweenMembers(transport: BusTransport) async throws {
         try await transport.run { fixture in

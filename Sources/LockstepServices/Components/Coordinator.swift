@@ -44,11 +44,11 @@ public final class Coordinator: Service, Sendable {
     /// Holds the lease and advances runs until a graceful shutdown. When the store or the broker
     /// fails in a way trying again may fix — the store reconnected, so the lease (a session lock) may
     /// have ended with the old session; the store or the broker stayed away past its budget; a
-    /// COMMIT's outcome is unknown — it stops consuming without committing the offsets it holds,
-    /// lets go of the lease, takes it again (standing by if another coordinator took it meanwhile),
-    /// reloads the state, republishes the outbox and goes on from the committed offsets. The records
-    /// after those are handled again, which changes nothing the store already has: the engine
-    /// ignores what it has seen. Anything else (a schema newer than this release, a failed
+    /// COMMIT's outcome is unknown — it stops consuming (committing the offsets of only the records
+    /// whose effects it stored), lets go of the lease, takes it again (standing by if another
+    /// coordinator took it meanwhile), reloads the state, republishes the outbox and goes on from
+    /// the committed offsets. The records after those are handled again, which changes nothing the
+    /// store already has: the engine ignores what it has seen. Anything else (a schema newer than this release, a failed
     /// migration, a fatal bus error) ends the coordinator with its cause.
     private func lead() async throws {
         let log = runtime.logger
@@ -82,7 +82,7 @@ public final class Coordinator: Service, Sendable {
                 health.set(Self.component, .recovering, detail: "re-acquiring the lease and reloading the state after: \(cause)")
                 if outage == nil {
                     outage = (ContinuousClock.now, cause)
-                    log.warning("coordinator stopped consuming without committing the offsets it held (\(cause)); re-acquiring the lease, reloading the state and going on from the committed offsets")
+                    log.warning("coordinator stopped consuming, committing only the records whose effects it stored (\(cause)); re-acquiring the lease, reloading the state and going on from the committed offsets")
                 } else {
                     log.debug("coordinator recovery failed again: \(cause)")
                 }
@@ -146,7 +146,7 @@ public final class Coordinator: Service, Sendable {
                 }
             } catch is CancellationError {
             } catch {
-                // Leaving the group hands the uncommitted records to whoever holds the lease next.
+                // Leaving the group hands the records not yet stored to whoever holds the lease next.
                 await consumer.close()
                 throw error
             }

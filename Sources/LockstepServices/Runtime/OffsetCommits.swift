@@ -51,30 +51,20 @@ final class OffsetCommits: @unchecked Sendable {
 
 extension Runtime {
     /// Runs `body` (a consumer's loop) with its handled offsets committed in the background every
-    /// `interval` (real time: it paces writes, no outcome depends on it). When `body` returns or is
-    /// cancelled, what is left is committed; when it fails, nothing more is (the consumer is to be
-    /// closed and its records handed to whoever takes over, which handles them again harmlessly).
+    /// `interval` (real time: it paces writes, no outcome depends on it). However `body` ends —
+    /// returning, cancelled or failing — what it handled is committed before this returns, and
+    /// nothing it did not: a record is marked handled only once its effects are stored.
     func committingInBackground<T>(
         on consumer: any GroupConsumer, every interval: Duration, _ body: (OffsetCommits) async throws -> T
     ) async throws -> T {
         let commits = OffsetCommits()
         let flusher = Task { await commits.flush(on: consumer, every: interval, runtime: self) }
-        func stopFlusher() async {
-            commits.finish()
-            flusher.cancel()
-            await flusher.value
-        }
-        do {
-            let value = try await body(commits)
-            await stopFlusher()
-            for position in commits.take() { await commit(position, on: consumer) }
-            return value
-        } catch {
-            await stopFlusher()
-            if error is CancellationError {
-                for position in commits.take() { await commit(position, on: consumer) }
-            }
-            throw error
-        }
+        let outcome: Result<T, any Error>
+        do { outcome = .success(try await body(commits)) } catch { outcome = .failure(error) }
+        commits.finish()
+        flusher.cancel()
+        await flusher.value
+        for position in commits.take() { await commit(position, on: consumer) }
+        return try outcome.get()
     }
 }
