@@ -113,9 +113,12 @@ actor EmbeddedLog {
             return positions
         }
         self.roundRobin = roundRobin
-        // Durable now; wake this process's consumers of these topics without waiting for a poll.
-        let topics = Set(records.map(\.topic))
-        for member in members.values where member.topics.contains(where: topics.contains) { member.doorbell.ring() }
+        // Durable now; wake this process's consumers holding these partitions without waiting for a
+        // poll. Only those: the other members of a group (a worker's other slots) have nothing to read,
+        // and each needless wake is a thread hand-off. A partition changing hands meanwhile rings its
+        // new holder through the assignment (`rebalance`).
+        let written = Set(positions.map { TopicPartition(topic: $0.topic, partition: $0.partition) })
+        for member in members.values where !member.held.isDisjoint(with: written) { member.doorbell.ring() }
         return positions
     }
 
