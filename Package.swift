@@ -130,7 +130,7 @@ let package = Package(
                     swiftSettings: strict),
         .testTarget(name: "LockstepServicesTests",
                     dependencies: ["LockstepCore", "LockstepBus", "LockstepWire", "LockstepOperators", "LockstepServices",
-                                   "LockstepKafka", "LockstepTestSupport", "LockstepTestKit", "CRdKafka"],
+                                   "LockstepKafka", "LockstepDrivers", "LockstepTestSupport", "LockstepTestKit", "CRdKafka"],
                     swiftSettings: strict),
         // Whole-system tests: separate `lockstep` processes on a real broker, PostgreSQL and HTTP services.
         .testTarget(name: "LockstepSystemTests",

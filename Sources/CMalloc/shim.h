@@ -1,2 +1,3 @@
-// glibc's allocator statistics and trimming (mallinfo2, malloc_trim), which its Swift module leaves out.
+// glibc's allocator statistics, trimming and tuning (mallinfo2, malloc_trim, mallopt), which its
+// Swift module leaves out.
 #include <malloc.h>

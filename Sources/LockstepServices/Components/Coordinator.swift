@@ -48,8 +48,8 @@ public final class Coordinator: Service, Sendable {
     /// whose effects it stored), lets go of the lease, takes it again (standing by if another
     /// coordinator took it meanwhile), reloads the state, republishes the outbox and goes on from
     /// the committed offsets. The records after those are handled again, which changes nothing the
-    /// store already has: the engine ignores what it has seen. Anything else (a schema newer than this release, a failed
-    /// migration, a fatal bus error) ends the coordinator with its cause.
+    /// store already has: the engine ignores what it has seen. Anything else (a schema newer than
+    /// this release, a failed migration, a fatal bus error) ends the coordinator with its cause.
     private func lead() async throws {
         let log = runtime.logger
         let health = runtime.health

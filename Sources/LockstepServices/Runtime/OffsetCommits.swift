@@ -11,7 +11,11 @@ final class OffsetCommits: @unchecked Sendable {
     // @unchecked: `pending` is only touched with `lock` held; `signal` is itself safe to share.
     private let lock = NSLock()
     /// The last handled position of each partition: committing it covers the earlier ones.
-    private var pending: [String: RecordPosition] = [:]
+    private var pending: [Partition: RecordPosition] = [:]
+    private struct Partition: Hashable {
+        let topic: String
+        let partition: Int32
+    }
     /// Wakes the flusher when the first position arrives after a flush; idle consumers never wake it.
     private let signal: AsyncStream<Void>.Continuation
     private let signals: AsyncStream<Void>
@@ -24,7 +28,7 @@ final class OffsetCommits: @unchecked Sendable {
     func handled(_ position: RecordPosition) {
         let first = lock.withLock {
             let first = pending.isEmpty
-            pending["\(position.topic)/\(position.partition)"] = position
+            pending[Partition(topic: position.topic, partition: position.partition)] = position
             return first
         }
         if first { signal.yield() }
