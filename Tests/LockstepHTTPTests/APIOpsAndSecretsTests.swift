@@ -90,9 +90,11 @@ import Testing
         _ = try await client.send("POST", "/api/v1/dags/api_pipeline/runs", json: ["idempotency_key": "m1"])
         #expect(try await system.waitForRun("api_pipeline~m1").state == .succeeded)
         var after: [String: Double] = [:]
-        try await system.eventually("the run to be counted") {
+        // The coordinator's lag appears once it has committed an offset: at most 100 ms after it
+        // handled a record (offsets are committed in the background).
+        try await system.eventually("the run to be counted and the coordinator's lag reported") {
             after = try await Prometheus.parse(try await client.get("/metrics").text)
-            return after[key] == 1
+            return after[key] == 1 && after.keys.contains { $0.hasPrefix("lockstep_consumer_lag_records{group=\"lockstep-coordinator\"") }
         }
         #expect(after[#"lockstep_task_attempts_finished_total{dag_id="api_pipeline",state="succeeded",task_id="train"}"#] == 1)
         #expect(after[#"lockstep_run_duration_seconds_count{dag_id="api_pipeline",outcome="succeeded"}"#] == 1)
