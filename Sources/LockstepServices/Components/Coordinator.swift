@@ -127,10 +127,8 @@ public final class Coordinator: Service, Sendable {
                 try await runtime.committingInBackground(on: consumer, every: Self.commitInterval) { commits in
                     for try await records in consumer.batches(max: Self.maxBatch).cancelOnGracefulShutdown() {
                         var step = StepOutput()
-                        var positions: [String: RecordPosition] = [:]
                         var events: [(EngineEvent, BusRecord)] = []
                         for record in records {
-                            positions["\(record.topic)/\(record.position.partition)"] = record.position
                             guard let event = try await decode(record) else { continue }  // dead-lettered or audit-only
                             events.append((event, record))
                         }
@@ -140,8 +138,9 @@ public final class Coordinator: Service, Sendable {
                             apply(event, from: record, to: &state, into: &step)
                         }
                         sent = try await finish(step, state: &state, timers: timerWheel, sent: sent)
-                        // Only now are these records' effects in the store: their offsets may be committed.
-                        for position in positions.values { commits.handled(position) }
+                        // Only now are these records' effects in the store: their offsets may be committed
+                        // (`OffsetCommits` keeps the last of each partition).
+                        for record in records { commits.handled(record.position) }
                     }
                 }
             } catch is CancellationError {

@@ -29,7 +29,8 @@ public struct HeapTrimmer: Service {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: Self.interval) } } catch { return }
             guard policy.shouldTrim(freeBytes: AllocatorMemory.freeBytes) else { continue }
-            let before = AllocatorMemory.residentAnonymousBytes
+            // The resident heap is read (from /proc) only for a debug line someone will see.
+            let before = logger.logLevel <= .debug ? AllocatorMemory.residentAnonymousBytes : nil
             AllocatorMemory.returnFreePages()
             if let before, let after = AllocatorMemory.residentAnonymousBytes {
                 logger.debug("returned freed memory to the system: resident heap \(before >> 20) → \(after >> 20) MiB")
