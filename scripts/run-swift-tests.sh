@@ -34,12 +34,17 @@ for name in started:
 EOF
 }
 
+# The test process of this run (swift-test's child), not another run's on the same machine.
+test_processes() {
+    pgrep -P "$runner" -f 'LockstepPackageTests.xctest'
+}
+
 # Writes every thread's backtrace of the test process to a file and prints it (capped), then a few
 # lines saying where the threads wait, last: CI shows only the last lines of a run.
 backtraces() {
     local dump=.build/hang-backtraces.txt
     : > "$dump"
-    for pid in $(pgrep -f 'LockstepPackageTests.xctest'); do
+    for pid in $(test_processes); do
         echo "backtraces of pid $pid" >> "$dump"
         if command -v gdb >/dev/null; then
             gdb -batch -p "$pid" -ex "thread apply all bt 40" 2>&1 \
@@ -73,7 +78,7 @@ while kill -0 "$runner" 2>/dev/null; do
         echo
         backtraces
         echo "run-swift-tests: every test ended, but the test process did not exit within ${exit_seconds} s (where its threads wait: above); stopped it"
-        pkill -KILL -f 'LockstepPackageTests.xctest'
+        test_processes | xargs -r kill -KILL
         kill -KILL "$runner" 2>/dev/null
         summary=$(grep -E '^[✔✘] Test run with [0-9]+ tests? ' "$log" | tail -1)
         echo "run-swift-tests: the run's result: $summary"
@@ -87,7 +92,7 @@ while kill -0 "$runner" 2>/dev/null; do
         backtraces
         echo "run-swift-tests: gave up after ${limit_seconds} s; the tests that started and did not end:"
         unfinished
-        pkill -KILL -f 'LockstepPackageTests.xctest'
+        test_processes | xargs -r kill -KILL
         kill -KILL "$runner" 2>/dev/null
         exit 124
     fi
