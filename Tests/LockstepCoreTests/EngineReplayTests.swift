@@ -41,6 +41,25 @@ import Testing
         }
     }
 
+    /// Handed over in batches as they leave, the finished runs are the ones the outcome would hold, in
+    /// the same order, and the outcome then holds none.
+    @Test(arguments: [1, 2, 1024])
+    func finishedRunsHandedOverInBatchesAreTheOnesTheOutcomeWouldHold(forgetAfter: Int) {
+        let history = property.recordHistory()
+        var rng = SplitMix64(seed: 0x7A3 + UInt64(forgetAfter))
+        let engine = Engine(dags: property.dags, config: .empty)
+        for _ in 0..<50 {
+            let merged = EnginePropertyTests.randomDelivery(of: history, using: &rng)
+            let kept = engine.replay(merged, forgetAfter: forgetAfter)
+            var batches: [[DagRun]] = []
+            let handed = engine.replay(merged, forgetAfter: forgetAfter) { batches.append($0) }
+            #expect(handed.finished.isEmpty && !batches.isEmpty && batches.allSatisfy { !$0.isEmpty })
+            #expect(batches.flatMap { $0 } == kept.finished)
+            #expect(handed.state == kept.state && handed.timers == kept.timers && handed.events == kept.events)
+            if batches.flatMap({ $0 }) != kept.finished { return }
+        }
+    }
+
     @Test func theTimersArmedAtTheEndAreTheOnesStillArmed() {
         let engine = Engine(dags: [DagSpec(id: "slow", tasks: [TaskSpec(id: "t", operator: "noop", timeout: .seconds(30))])], config: .empty)
         let attempt = AttemptID(runID: "slow-1", taskID: "t", tryNumber: 1)

@@ -22,7 +22,13 @@ extension Engine {
     /// left out, as the coordinator leaves out a request for a run in its store. A rebuild of a year of
     /// runs then replays against tables the size of the runs in flight, not of the history (with
     /// 91,136 finished runs held, a step cost twice as much).
-    public func replay(_ inputs: some Sequence<(EngineEvent, Date)>, forgetAfter: Int = 1024) -> ReplayOutcome {
+    ///
+    /// With `handingOver`, the finished runs go to it in batches as they leave (up to `forgetAfter`
+    /// at a time, the last when the inputs end) instead of into the outcome, whose `finished` is then
+    /// empty: a caller writing them to a store does so while the replay goes on.
+    public func replay(
+        _ inputs: some Sequence<(EngineEvent, Date)>, forgetAfter: Int = 1024, handingOver: (([DagRun]) -> Void)? = nil
+    ) -> ReplayOutcome {
         // Plain locals handed to non-escaping closures: a first version kept them in one struct that
         // a nested function captured, which puts it in a box checked for exclusive access at run
         // time, and that check stopped a debug build inside `apply`.
@@ -44,9 +50,17 @@ extension Engine {
             }
             if state.finishedRunsHeld >= max(1, forgetAfter) {
                 forgetFinishedRuns(in: &state) { handedOver.insert($0.id); finished.append($0) }
+                if let handingOver, !finished.isEmpty {
+                    handingOver(finished)
+                    finished.removeAll(keepingCapacity: true)
+                }
             }
         }
         forgetFinishedRuns(in: &state) { finished.append($0) }
+        if let handingOver, !finished.isEmpty {
+            handingOver(finished)
+            finished = []
+        }
         return ReplayOutcome(state: state, finished: finished, timers: timers, events: events)
     }
 }

@@ -361,6 +361,45 @@ extension StateStore {
     }
 }
 
+extension StateStore {
+    /// `replaceEngine` while a replay hands the runs over: the finished ones are encoded and written as
+    /// each batch arrives, on this store's thread, while the replay goes on on another core; the runs
+    /// still in flight, pools, paused DAGs and timers when it ends. One transaction, as
+    /// `replaceEngine`: nothing is replaced if the replay is abandoned or a write fails. Returns the
+    /// runs written.
+    func replaceEngine(from handOver: RunHandOver) throws -> Int {
+        var written = 0
+        try db.transaction {
+            try db.execute("DELETE FROM lockstep_runs")
+            try db.execute("DELETE FROM lockstep_timers")
+            try db.execute("DELETE FROM lockstep_meta")
+            while true {
+                switch handOver.next() {
+                case .finished(let runs):
+                    // Each batch in id order, as the whole was before: neighbouring keys, fewer pages touched.
+                    let documents = try runs.sorted { $0.id < $1.id }.map { ($0, try Self.document($0)) }
+                    _ = try write(runs: documents, meta: [], timers: [], timersCleared: [], outbox: [])
+                    written += documents.count
+                case .end(let state, let timers):
+                    let runs = try state.runs.values.sorted { $0.id < $1.id }.map { ($0, try Self.document($0)) }
+                    let meta = [
+                        ("pools", try Self.document(state.pools)),
+                        ("paused", try Self.document(state.pausedDags)),
+                        ("next_sequence", String(state.nextSequence)),
+                    ]
+                    let timerRows = try timers.keys.sorted().map { ($0, try Self.document($0), timers[$0]!) }
+                    _ = try write(runs: runs, meta: meta, timers: timerRows, timersCleared: [], outbox: [])
+                    written += runs.count
+                    return
+                case .abandoned:
+                    throw CancellationError()
+                }
+            }
+        }
+        return written
+    }
+}
+
 /// Hands the database from the thread that opened it to the store's actor. @unchecked: the opening
 /// thread lets go of it when it returns, so the two never use it at once (neither connection type
 /// cares which thread it is used from, only that one thread uses it at a time).
