@@ -139,14 +139,18 @@ import Testing
         #expect(try await system.runtime.store.runs(dagID: "ingest").count == 8)
         await system.stop()
 
-        // Rebuild the state from the topics, twice: the same state both times, every run in it.
+        // Rebuild the state from the topics, three times: the same state each time, every run in it.
         let rebuild = Rebuild(runtime: system.runtime)
         try await rebuild.run()
         let (first, firstTimers) = try await system.runtime.store.loadEngine()
         try await rebuild.run()
         let (second, secondTimers) = try await system.runtime.store.loadEngine()
+        // Read five records at a time (the inputs span several chunks): the same state again.
+        try await Rebuild(runtime: system.runtime, chunkSize: 5).run()
+        let (chunked, chunkedTimers) = try await system.runtime.store.loadEngine()
         await system.close()
         #expect(first == second && firstTimers == secondTimers)
+        #expect(chunked == first && chunkedTimers == firstTimers)
         #expect(first.runs.count == 8 && first.runs.values.allSatisfy { $0.state == .succeeded })
     }
 }
