@@ -5,9 +5,9 @@ import LockstepCore
 ///
 /// The replay (`Engine.replay`) runs on one core and the store's writing (encoding each run, then
 /// SQL) on its own thread: a rebuild used to do one after the other. The store's thread waits here
-/// for the next batch; it is a thread of its own (`DedicatedThreadExecutor`), so waiting blocks no
-/// task. The replay never waits: batches queue up, at most every finished run, which is what the
-/// replay held before.
+/// for the next batch; it is a thread of its own (`DedicatedThreadExecutor`), so waiting takes no
+/// thread from the cooperative pool. The replay never waits: batches queue up, at most every
+/// finished run, which is what the replay held before.
 final class RunHandOver: @unchecked Sendable {
     // @unchecked: every field is read and written under `condition`.
     enum Item {
@@ -19,7 +19,8 @@ final class RunHandOver: @unchecked Sendable {
     }
 
     private let condition = NSCondition()
-    private var items: [Item] = []
+    /// Taken items are set to nil, so a batch is let go once written.
+    private var items: [Item?] = []
     private var head = 0
 
     func push(_ item: Item) {
@@ -34,9 +35,7 @@ final class RunHandOver: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         while head == items.count { condition.wait() }
-        let item = items[head]
-        items[head] = .abandoned  // let the batch go once taken
-        head += 1
-        return item
+        defer { items[head] = nil; head += 1 }
+        return items[head]!
     }
 }

@@ -346,22 +346,13 @@ extension StateStore {
     /// than hold them); their documents are encoded in one slice per core before the transaction.
     public func replaceEngine(state: EngineState, finished: [DagRun] = [], timers: [TimerID: Date]) async throws {
         let runs = try await Self.documents((finished + state.runs.values).sorted { $0.id < $1.id })
-        let meta = [
-            ("pools", try Self.document(state.pools)),
-            ("paused", try Self.document(state.pausedDags)),
-            ("next_sequence", String(state.nextSequence)),
-        ]
-        let timerRows = try timers.keys.sorted().map { ($0, try Self.document($0), timers[$0]!) }
+        let (meta, timerRows) = try Self.engineRows(state, timers)
         try db.transaction {
-            try db.execute("DELETE FROM lockstep_runs")
-            try db.execute("DELETE FROM lockstep_timers")
-            try db.execute("DELETE FROM lockstep_meta")
+            try deleteEngine()
             _ = try write(runs: runs, meta: meta, timers: timerRows, timersCleared: [], outbox: [])
         }
     }
-}
 
-extension StateStore {
     /// `replaceEngine` while a replay hands the runs over: the finished ones are encoded and written as
     /// each batch arrives, on this store's thread, while the replay goes on on another core; the runs
     /// still in flight, pools, paused DAGs and timers when it ends. One transaction, as
@@ -370,9 +361,7 @@ extension StateStore {
     func replaceEngine(from handOver: RunHandOver) throws -> Int {
         var written = 0
         try db.transaction {
-            try db.execute("DELETE FROM lockstep_runs")
-            try db.execute("DELETE FROM lockstep_timers")
-            try db.execute("DELETE FROM lockstep_meta")
+            try deleteEngine()
             while true {
                 switch handOver.next() {
                 case .finished(let runs):
@@ -382,12 +371,7 @@ extension StateStore {
                     written += documents.count
                 case .end(let state, let timers):
                     let runs = try state.runs.values.sorted { $0.id < $1.id }.map { ($0, try Self.document($0)) }
-                    let meta = [
-                        ("pools", try Self.document(state.pools)),
-                        ("paused", try Self.document(state.pausedDags)),
-                        ("next_sequence", String(state.nextSequence)),
-                    ]
-                    let timerRows = try timers.keys.sorted().map { ($0, try Self.document($0), timers[$0]!) }
+                    let (meta, timerRows) = try Self.engineRows(state, timers)
                     _ = try write(runs: runs, meta: meta, timers: timerRows, timersCleared: [], outbox: [])
                     written += runs.count
                     return
@@ -397,6 +381,22 @@ extension StateStore {
             }
         }
         return written
+    }
+
+    private func deleteEngine() throws {
+        try db.execute("DELETE FROM lockstep_runs")
+        try db.execute("DELETE FROM lockstep_timers")
+        try db.execute("DELETE FROM lockstep_meta")
+    }
+
+    /// An engine state's rows beside its runs: pools, paused DAGs and the next sequence; the timers.
+    private static func engineRows(_ state: EngineState, _ timers: [TimerID: Date]) throws -> ([(String, String)], [(TimerID, String, Date)]) {
+        let meta = [
+            ("pools", try document(state.pools)),
+            ("paused", try document(state.pausedDags)),
+            ("next_sequence", String(state.nextSequence)),
+        ]
+        return (meta, try timers.keys.sorted().map { ($0, try document($0), timers[$0]!) })
     }
 }
 
