@@ -534,7 +534,7 @@ private actor SharedSystem {
         let startComponents = self.startComponents
         let task = Task { () throws -> SystemCluster in
             let system = try await SystemCluster.start(startComponents: startComponents)
-            ExitCleanup.register { system.stop() }
+            ExitCleanup.register("a shared system (components, broker, database, services)") { system.stop() }
             return system
         }
         starting = task

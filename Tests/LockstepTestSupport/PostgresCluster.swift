@@ -229,7 +229,7 @@ private actor SharedCluster {
         if let starting { return try await starting.value }
         let task = Task { () throws -> PostgresCluster in
             let cluster = try await PostgresCluster.start()
-            ExitCleanup.register { cluster.stop() }
+            ExitCleanup.register("the shared PostgreSQL cluster") { cluster.stop() }
             return cluster
         }
         starting = task
@@ -238,18 +238,23 @@ private actor SharedCluster {
 }
 
 /// Work to do when the test process exits: shared servers have no test whose end could stop them.
+///
+/// Each action runs on a thread of its own, and the exit waits for it at most `bound`: an action
+/// stuck past that is named on stderr and left behind, so the process still exits (the watchdog in
+/// `scripts/run-swift-tests.sh` would otherwise find every test ended and the process still there).
 public enum ExitCleanup {
     private final class Registry: @unchecked Sendable {
         let lock = NSLock()
-        var actions: [@Sendable () -> Void] = []
+        var actions: [(name: String, action: @Sendable () -> Void)] = []
         var installed = false
     }
     private static let registry = Registry()
+    static let bound = Duration.seconds(60)
 
-    public static func register(_ action: @escaping @Sendable () -> Void) {
+    public static func register(_ name: String, _ action: @escaping @Sendable () -> Void) {
         registry.lock.lock()
         defer { registry.lock.unlock() }
-        registry.actions.append(action)
+        registry.actions.append((name, action))
         if !registry.installed {
             registry.installed = true
             atexit { ExitCleanup.runAll() }
@@ -261,6 +266,17 @@ public enum ExitCleanup {
         let actions = registry.actions
         registry.actions = []
         registry.lock.unlock()
-        for action in actions { action() }
+        for (name, action) in actions {
+            let done = DispatchSemaphore(value: 0)
+            let thread = Thread {
+                action()
+                done.signal()
+            }
+            thread.name = "exit-cleanup"
+            thread.start()
+            if done.wait(timeout: .now() + bound.timeInterval) == .timedOut {
+                FileHandle.standardError.write(Data("ExitCleanup: stopping \(name) took over \(bound); exiting without it\n".utf8))
+            }
+        }
     }
 }

@@ -66,7 +66,7 @@ private actor SharedFastAPI {
         if let starting { return try await starting.value }
         let task = Task { () throws -> FastAPIService in
             let service = try await FastAPIService.start()
-            ExitCleanup.register { service.stop() }
+            ExitCleanup.register("the shared FastAPI service") { service.stop() }
             return service
         }
         starting = task

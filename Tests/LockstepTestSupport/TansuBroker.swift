@@ -55,7 +55,7 @@ public final class TansuBroker: @unchecked Sendable {
             process.stop()
             throw error
         }
-        if registerExitCleanup { ExitCleanup.register { broker.stop() } }
+        if registerExitCleanup { ExitCleanup.register("a Tansu broker") { broker.stop() } }
         return broker
     }
 
