@@ -127,8 +127,11 @@ struct RebuildCommand: AsyncParsableCommand {
     @OptionGroup var options: RuntimeOptions
     func run() async throws {
         try await options.withRuntime(component: "cli") { runtime in
-            let (runs, events) = try await Rebuild(runtime: runtime).run()
-            print("rebuilt \(runs) run\(runs == 1 ? "" : "s") from \(events) events")
+            let done = try await Rebuild(runtime: runtime).run()
+            func seconds(_ duration: Duration) -> String { String(format: "%.2f s", duration.seconds) }
+            print("rebuilt \(done.runs) run\(done.runs == 1 ? "" : "s") from \(done.events) events in "
+                + "\(seconds(done.read + done.replayAndWrite)): read \(seconds(done.read)), replay \(seconds(done.replay)), "
+                + "store written \(seconds(done.replayAndWrite)) after the read (while the replay went on)")
         }
     }
 }

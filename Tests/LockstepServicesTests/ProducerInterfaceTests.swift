@@ -141,7 +141,9 @@ import Testing
 
         // Rebuild the state from the topics, three times: the same state each time, every run in it.
         let rebuild = Rebuild(runtime: system.runtime)
-        try await rebuild.run()
+        let summary = try await rebuild.run()
+        // Eight runs, each a request, a start and a result; the store committed after the replay ended.
+        #expect(summary.runs == 8 && summary.events == 24 && summary.replayAndWrite >= summary.replay)
         let (first, firstTimers) = try await system.runtime.store.loadEngine()
         try await rebuild.run()
         let (second, secondTimers) = try await system.runtime.store.loadEngine()

@@ -80,16 +80,36 @@ public struct Rebuild: Sendable {
         Engine(dags: runtime.dags, config: runtime.config).replay(try await inputs())
     }
 
+    /// What a rebuild did, and how long each part took.
+    public struct Summary: Sendable {
+        /// Runs written to the store, finished or not.
+        public var runs: Int
+        /// Engine inputs read (repeated requests included).
+        public var events: Int
+        /// Reading, decoding and ordering the inputs.
+        public var read: Duration
+        /// The replay through the engine; the store was writing meanwhile.
+        public var replay: Duration
+        /// From the end of the read until the store's transaction committed: the replay and the
+        /// writing it overlaps, plus the writing still left when the replay ended.
+        public var replayAndWrite: Duration
+    }
+
     /// Replaces the store's engine state with the rebuilt one. The store writes the finished runs
     /// while the replay goes on (`RunHandOver`): replay and writing each took about half of a
     /// rebuild's time after the read, one after the other on a two-core machine.
     @discardableResult
-    public func run() async throws -> (runs: Int, events: Int) {
+    public func run() async throws -> Summary {
+        let clock = ContinuousClock()
+        let started = clock.now
         let inputs = try await inputs()
+        let read = clock.now
         let handOver = RunHandOver()
         async let written = runtime.store.replaceEngine(from: handOver)
         let outcome = Engine(dags: runtime.dags, config: runtime.config).replay(inputs) { handOver.push(.finished($0)) }
         handOver.push(.end(outcome.state, outcome.timers))
-        return (try await written, outcome.events)
+        let replayed = clock.now
+        let runs = try await written
+        return Summary(runs: runs, events: outcome.events, read: read - started, replay: replayed - read, replayAndWrite: clock.now - read)
     }
 }
