@@ -359,28 +359,27 @@ extension StateStore {
     /// `replaceEngine`: nothing is replaced if the replay is abandoned or a write fails. Returns the
     /// runs written.
     func replaceEngine(from handOver: RunHandOver) throws -> Int {
-        var written = 0
-        try db.transaction {
+        // Each batch in id order, as the whole was before: neighbouring keys, fewer pages touched.
+        func write(_ runs: some Sequence<DagRun>, meta: [(String, String)] = [], timers: [(TimerID, String, Date)] = []) throws -> Int {
+            let documents = try runs.sorted { $0.id < $1.id }.map { ($0, try Self.document($0)) }
+            _ = try self.write(runs: documents, meta: meta, timers: timers, timersCleared: [], outbox: [])
+            return documents.count
+        }
+        return try db.transaction {
             try deleteEngine()
+            var written = 0
             while true {
                 switch handOver.next() {
                 case .finished(let runs):
-                    // Each batch in id order, as the whole was before: neighbouring keys, fewer pages touched.
-                    let documents = try runs.sorted { $0.id < $1.id }.map { ($0, try Self.document($0)) }
-                    _ = try write(runs: documents, meta: [], timers: [], timersCleared: [], outbox: [])
-                    written += documents.count
+                    written += try write(runs)
                 case .end(let state, let timers):
-                    let runs = try state.runs.values.sorted { $0.id < $1.id }.map { ($0, try Self.document($0)) }
                     let (meta, timerRows) = try Self.engineRows(state, timers)
-                    _ = try write(runs: runs, meta: meta, timers: timerRows, timersCleared: [], outbox: [])
-                    written += runs.count
-                    return
+                    return written + (try write(state.runs.values, meta: meta, timers: timerRows))
                 case .abandoned:
                     throw CancellationError()
                 }
             }
         }
-        return written
     }
 
     private func deleteEngine() throws {
