@@ -20,6 +20,7 @@ final class EmbeddedLogStore {
         }
         do {
             try connection.useWriteAheadLog()
+            try connection.execute("PRAGMA cache_size=-\(Self.writerCacheKiB)")
             try connection.execute("""
             CREATE TABLE IF NOT EXISTS topics(
                 name TEXT PRIMARY KEY, partitions INTEGER NOT NULL, created_us INTEGER NOT NULL);
@@ -40,6 +41,10 @@ final class EmbeddedLogStore {
 
     /// A reader connection's page cache, in KiB.
     static let readerCacheKiB = 256
+    /// The writer's page cache, in KiB. It appends at the right edge of the records table and its
+    /// time index and updates a handful of offset rows: a few dozen pages. SQLite's default 2 MB
+    /// filled with pages it had written and would not read again, and stayed.
+    static let writerCacheKiB = 256
 
     func close() { connection.close() }
 

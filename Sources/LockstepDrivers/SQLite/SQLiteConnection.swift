@@ -29,6 +29,9 @@ public final class SQLiteConnection {
 
     public var isOpen: Bool { handle != nil }
 
+    /// Prepared statements kept for reuse: one per distinct SQL text, for the connection's life.
+    public var preparedStatementCount: Int { statements.count }
+
     public func close() {
         for statement in statements.values { statement.finalize() }
         statements = [:]

@@ -13,7 +13,9 @@ import ServiceLifecycle
 /// free memory stays where it is is not trimmed again and again.
 public struct HeapTrimmer: Service {
     public static let interval = Duration.seconds(1)
-    public static let threshold = 4 << 20
+    /// 1 MiB: a trim costs about half a millisecond for a 20 MB heap, once a second at most. At 4 MiB
+    /// the trim that came mid-burst was often the last: what the burst's end freed stayed below it.
+    public static let threshold = 1 << 20
     /// Allocations this large or larger are mapped on their own and unmapped when freed (glibc's own
     /// starting point, kept from drifting up: see `AllocatorMemory.keepLargeBlocksMapped`).
     public static let largeBlock = 128 << 10

@@ -10,11 +10,18 @@ package final class SQLiteDatabase: SQLDatabase {
     /// every call (Foundation's `replacingOccurrences`) was a sixth of a store write's CPU.
     private var sqliteText: [String: String] = [:]
 
+    /// The connection's page cache, in KiB. 1 MB holds what a commit touches again and again (the
+    /// upper levels of the runs table and its indexes, the outbox, attempts and claims); SQLite's
+    /// default 2 MB filled, once the store outgrew it, with pages of runs long finished, and stayed.
+    /// 256 KiB was too little: a burst of 9,000 runs took half as long again (docs/performance.md).
+    package static let pageCacheKiB = 1024
+
     package init(path: String) throws {
         try FileManager.default.createDirectory(
             at: URL(fileURLWithPath: path).deletingLastPathComponent(), withIntermediateDirectories: true)
         connection = try SQLiteConnection(path: path)
         try connection.useWriteAheadLog()
+        try connection.execute("PRAGMA cache_size=-\(Self.pageCacheKiB)")
     }
 
     @discardableResult
@@ -55,6 +62,8 @@ package final class SQLiteDatabase: SQLDatabase {
             throw error
         }
     }
+
+    package var preparedStatementCount: Int { connection.preparedStatementCount }
 
     package func close() { connection.close() }
 }

@@ -207,18 +207,39 @@ public actor StateStore {
     }
 
     /// Which of these runs the store has: the coordinator's answer to "was this id used?" for runs
-    /// its engine forgot. One indexed query per 500 ids.
+    /// its engine forgot. One indexed query per `storedRunsChunk` ids.
+    ///
+    /// Each chunk's list is padded to a power of two (its last id repeated, which changes no answer):
+    /// every distinct number of placeholders is a statement of its own, and the SQLite connection
+    /// keeps each statement it prepared. With one shape per count, a backfill's bursts left hundreds
+    /// of them there, each as large as its list, for good; now there are at most ten.
     public func storedRuns(among ids: Set<RunID>) throws -> Set<RunID> {
         var found: Set<RunID> = []
         let sorted = ids.sorted()
-        for start in stride(from: 0, to: sorted.count, by: 500) {
-            let chunk = sorted[start..<min(start + 500, sorted.count)]
-            let placeholders = (1...chunk.count).map { "$\($0)" }.joined(separator: ", ")
-            for row in try db.query("SELECT run_id FROM lockstep_runs WHERE run_id IN (\(placeholders))", chunk.map { .text($0) }) {
+        for start in stride(from: 0, to: sorted.count, by: Self.storedRunsChunk) {
+            let chunk = sorted[start..<min(start + Self.storedRunsChunk, sorted.count)]
+            let width = Self.placeholderWidth(chunk.count)
+            var values = chunk.map { SQLValue.text($0) }
+            values += repeatElement(values[values.count - 1], count: width - chunk.count)
+            let placeholders = (1...width).map { "$\($0)" }.joined(separator: ", ")
+            for row in try db.query("SELECT run_id FROM lockstep_runs WHERE run_id IN (\(placeholders))", values) {
                 if let id = row[0] { found.insert(id) }
             }
         }
         return found
+    }
+
+    /// The statements the SQLite connection keeps prepared (nil on PostgreSQL): what a query whose
+    /// text varies with its input would make grow.
+    func preparedStatementCount() -> Int? { (db as? SQLiteDatabase)?.preparedStatementCount }
+
+    /// Ids per `storedRuns` query.
+    static let storedRunsChunk = 512
+
+    /// The placeholders a list of `count` (1...`storedRunsChunk`) ids is padded to: the next power of two.
+    static func placeholderWidth(_ count: Int) -> Int {
+        precondition(count > 0 && count <= storedRunsChunk)
+        return 1 << (Int.bitWidth - (count - 1).leadingZeroBitCount)
     }
 
     public func run(_ id: RunID) throws -> DagRun? {
