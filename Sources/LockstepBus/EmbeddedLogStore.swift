@@ -10,17 +10,13 @@ final class EmbeddedLogStore {
 
     /// Opens a connection; `createSchema` is for the writer, which opens the file first.
     init(path: String, createSchema: Bool = true) throws(EmbeddedBusError) {
-        do { connection = try SQLiteConnection(path: path) } catch { throw .sqlite(error) }
-        guard createSchema else {
-            // A reader (one per group consumer and topic reader: eight in a standalone) reads the log's
-            // tail in order, pages the writer just wrote and the OS still caches; SQLite's default
-            // 2 MB page cache each only made the process grow with the log.
-            do { try connection.execute("PRAGMA cache_size=-\(Self.readerCacheKiB)") } catch { throw .sqlite(error) }
-            return
-        }
+        do {
+            connection = try SQLiteConnection(path: path)
+            try connection.execute("PRAGMA cache_size=-\(Self.pageCacheKiB)")
+        } catch { throw .sqlite(error) }
+        guard createSchema else { return }
         do {
             try connection.useWriteAheadLog()
-            try connection.execute("PRAGMA cache_size=-\(Self.writerCacheKiB)")
             try connection.execute("""
             CREATE TABLE IF NOT EXISTS topics(
                 name TEXT PRIMARY KEY, partitions INTEGER NOT NULL, created_us INTEGER NOT NULL);
@@ -39,12 +35,13 @@ final class EmbeddedLogStore {
         } catch { throw .sqlite(error) }
     }
 
-    /// A reader connection's page cache, in KiB.
-    static let readerCacheKiB = 256
-    /// The writer's page cache, in KiB. It appends at the right edge of the records table and its
-    /// time index and updates a handful of offset rows: a few dozen pages. SQLite's default 2 MB
-    /// filled with pages it had written and would not read again, and stayed.
-    static let writerCacheKiB = 256
+    /// Each connection's page cache, in KiB. A reader (one per group consumer and topic reader: eight
+    /// in a standalone) reads the log's tail in order, pages the writer just wrote and the OS still
+    /// caches, and its cache is emptied whenever another connection commits; the writer appends at
+    /// the right edge of the records table and its time index and updates a few offset rows. SQLite's
+    /// default 2 MB each filled with pages none of them read again, and stayed: the process grew with
+    /// the log.
+    static let pageCacheKiB = 256
 
     func close() { connection.close() }
 

@@ -19,13 +19,19 @@ import Testing
         return byID
     }
 
+    /// `rounds` random deliveries of the property test's history (duplicates and stale repeats
+    /// among them), from `seed`.
+    func randomDeliveries(seed: UInt64, rounds: Int) -> [[(EngineEvent, Date)]] {
+        let history = property.recordHistory()
+        var rng = SplitMix64(seed: seed)
+        return (0..<rounds).map { _ in EnginePropertyTests.randomDelivery(of: history, using: &rng) }
+    }
+
     @Test(arguments: [1, 2, 1024])
     func forgettingWhileReplayingEndsWithTheSameRuns(forgetAfter: Int) {
-        let history = property.recordHistory()
-        var rng = SplitMix64(seed: 0x4E91 + UInt64(forgetAfter))
         let engine = Engine(dags: property.dags, config: .empty)
-        for round in 0..<100 {
-            var merged = EnginePropertyTests.randomDelivery(of: history, using: &rng)
+        for (round, delivery) in randomDeliveries(seed: 0x4E91 + UInt64(forgetAfter), rounds: 100).enumerated() {
+            var merged = delivery
             // Every other round ends with each run's request again, long after the runs finished.
             if round.isMultiple(of: 2) { merged += merged.filter { $0.0.requestedRunID != nil } }
 
@@ -45,11 +51,8 @@ import Testing
     /// the same order, and the outcome then holds none.
     @Test(arguments: [1, 2, 1024])
     func finishedRunsHandedOverInBatchesAreTheOnesTheOutcomeWouldHold(forgetAfter: Int) {
-        let history = property.recordHistory()
-        var rng = SplitMix64(seed: 0x7A3 + UInt64(forgetAfter))
         let engine = Engine(dags: property.dags, config: .empty)
-        for _ in 0..<50 {
-            let merged = EnginePropertyTests.randomDelivery(of: history, using: &rng)
+        for merged in randomDeliveries(seed: 0x7A3 + UInt64(forgetAfter), rounds: 50) {
             let kept = engine.replay(merged, forgetAfter: forgetAfter)
             var batches: [[DagRun]] = []
             let handed = engine.replay(merged, forgetAfter: forgetAfter) { batches.append($0) }
