@@ -122,7 +122,7 @@ let package = Package(
                                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
                 swiftSettings: strict),
 
-        .testTarget(name: "LockstepCoreTests", dependencies: ["LockstepCore"], swiftSettings: strict),
+        .testTarget(name: "LockstepCoreTests", dependencies: ["LockstepCore", "LockstepTestSupport"], swiftSettings: strict),
         .testTarget(name: "LockstepBusTests",
                     dependencies: ["LockstepCore", "LockstepBus", "LockstepKafka", "LockstepTestSupport"], swiftSettings: strict),
         .testTarget(name: "LockstepOperatorsTests",

@@ -15,9 +15,12 @@ import LockstepWire
 /// process to decide what each run dispatches, and every record is built with the wire codec and
 /// the ids and keys the components use (`WireCodec`, `dispatch/…`, `started/…`, `result/…`), then
 /// appended to the embedded log in batches. Running 90,000 runs through the real pipeline would take
-/// longer than the bench is worth. `REBUILD_EVENTS=N` changes the count.
+/// longer than the bench is worth. `REBUILD_EVENTS=N` changes the count. `REBUILD_LOG=DIR` keeps the
+/// log in DIR and reuses it when it is there already, so a change to the rebuild can be measured
+/// again without the two minutes of writing it (the state store in DIR is made afresh each time).
 enum RebuildBench {
     static var target: Int { ProcessInfo.processInfo.environment["REBUILD_EVENTS"].flatMap { Int($0) } ?? 1_000_000 }
+    static var kept: URL? { ProcessInfo.processInfo.environment["REBUILD_LOG"].map { URL(fileURLWithPath: $0) } }
     static let batch = 2_000
     static let dag = DagSpec(id: "backfill_five", maxActiveRuns: 64, tasks: [
         TaskSpec(id: "a", operator: "noop"),
@@ -28,8 +31,14 @@ enum RebuildBench {
     ])
 
     static func run() async throws {
-        let directory = try TestPaths.temporaryDirectory("lockstep-bench-rebuild")
-        defer { try? FileManager.default.removeItem(at: directory) }
+        let directory = try kept ?? TestPaths.temporaryDirectory("lockstep-bench-rebuild")
+        defer { if kept == nil { try? FileManager.default.removeItem(at: directory) } }
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let written = directory.appendingPathComponent("written.json")
+        // A fresh store each time, as on a first run: a rebuild over a full one deletes its rows first.
+        for suffix in ["", "-wal", "-shm"] {
+            try? FileManager.default.removeItem(at: directory.appendingPathComponent("state.sqlite" + suffix))
+        }
         let floors = try await Floors.measured()
         let runtime = Runtime(
             bus: try EmbeddedBus(directory: directory),
@@ -37,19 +46,24 @@ enum RebuildBench {
             dags: [dag], config: .empty)
         try await runtime.createTopics()
 
-        let generated = ContinuousClock.now
-        let log = try await write(runtime)
-        let generation = (ContinuousClock.now - generated).ms / 1000
-        print(String(format: "  log written (generated with the wire codec, not by the components): %d inputs (%d run requests, %d attempt results) "
-            + "+ %d commands and lifecycle events, %d runs, in %.1f s",
-                     log.inputs, log.requests, log.inputs - log.requests, log.outputs, log.requests, generation))
+        if let data = try? Data(contentsOf: written), let log = try? JSONDecoder().decode(Written.self, from: data) {
+            print("  log reused from \(directory.path): \(log.inputs) inputs (\(log.requests) run requests), \(log.outputs) commands and lifecycle events")
+        } else {
+            let generated = ContinuousClock.now
+            let log = try await write(runtime)
+            let generation = (ContinuousClock.now - generated).ms / 1000
+            print(String(format: "  log written (generated with the wire codec, not by the components): %d inputs (%d run requests, %d attempt results) "
+                + "+ %d commands and lifecycle events, %d runs, in %.1f s",
+                         log.inputs, log.requests, log.inputs - log.requests, log.outputs, log.requests, generation))
+            if kept != nil { try JSONEncoder().encode(log).write(to: written) }
+        }
 
         let rebuild = Rebuild(runtime: runtime)
         let started = ContinuousClock.now
         let done = try await rebuild.run()
         let total = (ContinuousClock.now - started).ms / 1000
         let (events, runs) = (done.events, done.runs)
-        let (read, replay, replayAndWrite) = (done.read.ms / 1000, done.replay.ms / 1000, done.replayAndWrite.ms / 1000)
+        let (read, replayed, committed) = (done.read.ms / 1000, done.replayed.ms / 1000, done.committed.ms / 1000)
         // The store write alone, for comparison: the whole outcome written in one go, as before the
         // store wrote while the replay went on (it reads and replays again first, untimed).
         let outcome = try await rebuild.replay()
@@ -60,10 +74,14 @@ enum RebuildBench {
             throw BenchError("the first run is not succeeded after the rebuild")
         }
         print(String(format: "rebuild of %d events (%d runs): %.2f s total, %.0f events/s (goal: ≤ 10 s)", events, runs, total, Double(events) / total))
-        print(String(format: "  of which read + decode + sort %.2f s (%.1f µs per event, %d cores; the log's first read), then replay through the engine "
-            + "%.2f s (%.1f µs per event) with the store writing meanwhile, committed %.2f s after the read",
-                     read, read * 1e6 / Double(events), ProcessInfo.processInfo.activeProcessorCount, replay, replay * 1e6 / Double(events),
-                     replayAndWrite))
+        if let reason = done.sortedBecause {
+            print("  records out of time order (\(reason)): read again whole and sorted before the replay")
+        } else {
+            print("  records in time order: replayed while they were read, merged across topics")
+        }
+        print(String(format: "  read + decode ended at %.2f s (%.1f µs per event, %d cores), the replay through the engine at %.2f s, "
+            + "the store (writing meanwhile) committed at %.2f s",
+                     read, read * 1e6 / Double(events), ProcessInfo.processInfo.activeProcessorCount, replayed, committed))
         print(String(format: "  the store write alone, all %d runs in one go after a replay: %.2f s", runs, write))
         print(String(format: "  per event %.1f µs = %.3f× one durable commit (%.3f ms): a rebuild commits once, not per event",
                      total * 1e6 / Double(events), total * 1000 / Double(events) / floors.commitP50, floors.commitP50))
@@ -73,7 +91,7 @@ enum RebuildBench {
 
     static let first = ISO8601.parse("2024-01-01T00:00:00Z")!
 
-    struct Written {
+    struct Written: Codable {
         var inputs = 0
         var requests = 0
         var outputs = 0

@@ -129,9 +129,12 @@ struct RebuildCommand: AsyncParsableCommand {
         try await options.withRuntime(component: "cli") { runtime in
             let done = try await Rebuild(runtime: runtime).run()
             func seconds(_ duration: Duration) -> String { String(format: "%.2f s", duration.seconds) }
-            print("rebuilt \(done.runs) run\(done.runs == 1 ? "" : "s") from \(done.events) events in "
-                + "\(seconds(done.read + done.replayAndWrite)): read \(seconds(done.read)), replay \(seconds(done.replay)), "
-                + "store written \(seconds(done.replayAndWrite)) after the read (while the replay went on)")
+            print("rebuilt \(done.runs) run\(done.runs == 1 ? "" : "s") from \(done.events) events in \(seconds(done.committed))")
+            if let reason = done.sortedBecause {
+                print("records out of time order, so the log was read again whole and sorted before the replay: \(reason)")
+            }
+            print("read ended at \(seconds(done.read)), replay at \(seconds(done.replayed)), store committed at \(seconds(done.committed))"
+                + (done.sortedBecause == nil ? " (all three went on together)" : " (the store writing while the replay went on)"))
         }
     }
 }

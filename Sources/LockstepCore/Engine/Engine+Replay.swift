@@ -29,34 +29,80 @@ extension Engine {
     public func replay(
         _ inputs: some Sequence<(EngineEvent, Date)>, forgetAfter: Int = 1024, handingOver: (([DagRun]) -> Void)? = nil
     ) -> ReplayOutcome {
-        // Plain locals handed to non-escaping closures: a first version kept them in one struct that
-        // a nested function captured, which puts it in a box checked for exclusive access at run
-        // time, and that check stopped a debug build inside `apply`.
+        var replay = EngineReplay(engine: self, forgetAfter: forgetAfter, handingOver: handingOver)
+        replay.apply(inputs)
+        return replay.finish()
+    }
+}
+
+/// `Engine.replay` a part at a time: a rebuild applies each batch of inputs as it is read, while
+/// the next is read and decoded, instead of after the whole log.
+public struct EngineReplay {
+    let engine: Engine
+    let forgetAfter: Int
+    let handingOver: (([DagRun]) -> Void)?
+    private var state = EngineState()
+    private var finished: [DagRun] = []
+    private var handedOver: Set<RunID> = []
+    private var timers: [TimerID: Date] = [:]
+    private var events = 0
+
+    public init(engine: Engine, forgetAfter: Int = 1024, handingOver: (([DagRun]) -> Void)? = nil) {
+        self.engine = engine
+        self.forgetAfter = max(1, forgetAfter)
+        self.handingOver = handingOver
+    }
+
+    /// Applies the next inputs, in order.
+    public mutating func apply(_ inputs: some Sequence<(EngineEvent, Date)>) {
+        // Worked on as plain locals, moved out of `self` and back: the closure handed to
+        // `forgetFinishedRuns` writes two of them while `state` is passed inout, which the compiler
+        // can prove disjoint only for locals. (A first version kept them in a struct that a nested
+        // function captured: a box checked for exclusive access at run time, and that check stopped
+        // a debug build inside `apply`.)
         var state = EngineState()
         var finished: [DagRun] = []
         var handedOver: Set<RunID> = []
         var timers: [TimerID: Date] = [:]
-        var events = 0
+        swap(&state, &self.state)
+        swap(&finished, &self.finished)
+        swap(&handedOver, &self.handedOver)
+        swap(&timers, &self.timers)
+        defer {
+            swap(&state, &self.state)
+            swap(&finished, &self.finished)
+            swap(&handedOver, &self.handedOver)
+            swap(&timers, &self.timers)
+        }
         for (event, time) in inputs {
             events += 1
             if let id = event.requestedRunID, handedOver.contains(id), !state.knows(id) { continue }
             if case .timerFired(let timer) = event { timers[timer] = nil }
-            for command in apply(event, to: &state, now: time) {
+            for command in engine.apply(event, to: &state, now: time) {
                 switch command {
                 case .startTimer(let timer, let at): timers[timer] = at
                 case .cancelTimer(let timer): timers[timer] = nil
                 default: break
                 }
             }
-            if state.finishedRunsHeld >= max(1, forgetAfter) {
-                forgetFinishedRuns(in: &state) { handedOver.insert($0.id); finished.append($0) }
+            if state.finishedRunsHeld >= forgetAfter {
+                engine.forgetFinishedRuns(in: &state) { handedOver.insert($0.id); finished.append($0) }
                 if let handingOver, !finished.isEmpty {
                     handingOver(finished)
                     finished.removeAll(keepingCapacity: true)
                 }
             }
         }
-        forgetFinishedRuns(in: &state) { finished.append($0) }
+    }
+
+    /// What the inputs applied so far lead to; the runs that finished are handed over (or put in
+    /// the outcome) first.
+    public consuming func finish() -> ReplayOutcome {
+        var state = EngineState()
+        var finished: [DagRun] = []
+        swap(&state, &self.state)
+        swap(&finished, &self.finished)
+        engine.forgetFinishedRuns(in: &state) { finished.append($0) }
         if let handingOver, !finished.isEmpty {
             handingOver(finished)
             finished = []

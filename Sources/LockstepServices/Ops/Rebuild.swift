@@ -8,70 +8,38 @@ import LockstepWire
 /// coordinator stopped.
 public struct Rebuild: Sendable {
     public let runtime: Runtime
-    /// How many records are read (and then decoded) at a time.
+    /// How many records are read (and then decoded) at a time, per topic.
     public let chunkSize: Int
+    /// How many inputs a streamed read holds back to put records a little out of time order back in
+    /// order (`RebuildInputStream`).
+    public let reorderWindow: Int
 
-    public init(runtime: Runtime, chunkSize: Int = 16_384) {
+    public init(runtime: Runtime, chunkSize: Int = 16_384, reorderWindow: Int = 4_096) {
         self.runtime = runtime
         self.chunkSize = max(1, chunkSize)
+        self.reorderWindow = max(1, reorderWindow)
     }
 
-    /// Every engine input on the coordinator's topics, in a deterministic order: record time, then
-    /// topic, partition and offset.
+    /// Every engine input on the coordinator's topics, in rebuild order (record time, then topic,
+    /// partition and offset), read whole and sorted.
     ///
     /// Read a chunk at a time, each chunk decoded while the next is read: a log's records are not held
     /// all at once (a million of them, each with its headers, took gigabytes and most of a cold
     /// rebuild's time in fresh memory), only the inputs decoded from them.
     public func inputs() async throws -> [(EngineEvent, Date)] {
-        var collected: [Input] = []
+        var collected: [RebuildInput] = []
         for (index, topic) in runtime.topics.coordinatorInputs.enumerated() {
             let reader = try await runtime.bus.read(topic: topic, from: .beginning, to: .latest)
-            var chunk = try await Self.chunk(of: reader, size: chunkSize)
+            var chunk = try await RebuildInput.chunk(of: reader, size: chunkSize)
             while !chunk.isEmpty {
-                async let following = Self.chunk(of: reader, size: chunkSize)
-                collected += await Self.decode(chunk, topic: index)
+                async let following = RebuildInput.chunk(of: reader, size: chunkSize)
+                collected += await RebuildInput.decode(chunk, topic: index)
                 chunk = try await following
             }
             await reader.close()
         }
-        collected.sort { ($0.time, $0.order.0, $0.order.1, $0.order.2) < ($1.time, $1.order.0, $1.order.1, $1.order.2) }
+        collected.sort { $0.key.precedes($1.key) }
         return collected.map { ($0.event, $0.time) }
-    }
-
-    /// The reader's next records, up to `size`; empty at the end of the range.
-    static func chunk(of reader: any TopicReader, size: Int) async throws -> [BusRecord] {
-        var records: [BusRecord] = []
-        records.reserveCapacity(size)
-        while records.count < size, let record = try await reader.next() { records.append(record) }
-        return records
-    }
-
-    struct Input: Sendable {
-        let event: EngineEvent
-        let time: Date
-        let order: (topic: Int, partition: Int32, offset: Int64)
-    }
-
-    /// The records' engine inputs, decoded in one slice per core: decoding (headers, then JSON, then
-    /// the wire fields) is most of the reading, and records do not depend on one another. Records
-    /// that are not engine inputs, or not valid, are left out as the coordinator leaves them.
-    static func decode(_ records: [BusRecord], topic: Int) async -> [Input] {
-        let slices = max(1, min(ProcessInfo.processInfo.activeProcessorCount, records.count / 1_000))
-        let size = (records.count + slices - 1) / slices
-        return await withTaskGroup(of: (Int, [Input]).self) { group in
-            for slice in 0..<slices {
-                let range = (slice * size)..<min(records.count, (slice + 1) * size)
-                group.addTask {
-                    (slice, records[range].compactMap { record in
-                        guard let cloudEvent = try? CloudEvent(record), let event = try? WireCodec.decodeEngineEvent(cloudEvent) else { return nil }
-                        return Input(event: event, time: record.timestamp, order: (topic, record.position.partition, record.position.offset))
-                    })
-                }
-            }
-            var decoded = [[Input]](repeating: [], count: slices)
-            for await (slice, inputs) in group { decoded[slice] = inputs }
-            return decoded.flatMap { $0 }
-        }
     }
 
     /// What the inputs lead to: the runs (finished ones handed over as they finish, so the replay's
@@ -80,28 +48,75 @@ public struct Rebuild: Sendable {
         Engine(dags: runtime.dags, config: runtime.config).replay(try await inputs())
     }
 
-    /// What a rebuild did, and how long each part took.
+    /// What a rebuild did, and when each part ended, counted from its start.
     public struct Summary: Sendable {
         /// Runs written to the store, finished or not.
         public var runs: Int
         /// Engine inputs read (repeated requests included).
         public var events: Int
-        /// Reading, decoding and ordering the inputs.
+        /// Nil when the records came in time order and the replay went on while they were read;
+        /// otherwise the record that was out of order, after which the log was read again whole and
+        /// sorted before the replay.
+        public var sortedBecause: String?
+        /// Until the last input was read and decoded.
         public var read: Duration
-        /// The replay through the engine; the store was writing meanwhile.
-        public var replay: Duration
-        /// From the end of the read until the store's transaction committed: the replay and the
-        /// writing it overlaps, plus the writing still left when the replay ended.
-        public var replayAndWrite: Duration
+        /// Until the replay through the engine ended; the store was writing meanwhile.
+        public var replayed: Duration
+        /// Until the store's transaction committed.
+        public var committed: Duration
     }
 
-    /// Replaces the store's engine state with the rebuilt one. The store writes the finished runs
-    /// while the replay goes on (`RunHandOver`): replay and writing each took about half of a
-    /// rebuild's time after the read, one after the other on a two-core machine.
+    /// Replaces the store's engine state with the rebuilt one.
+    ///
+    /// Three things go on at once: reading and decoding the topics (`RebuildInputStream`, merged in
+    /// time order), the replay of each batch as it arrives, and the store writing the runs the replay
+    /// finished with (`RunHandOver`). One after the other they took the read, then the replay, then
+    /// the write; on a two-core machine they now share both cores. If a record turns up earlier than
+    /// one already replayed, the partial replay is abandoned (the store writes nothing of it) and the
+    /// log is read again whole and sorted.
     @discardableResult
     public func run() async throws -> Summary {
         let clock = ContinuousClock()
         let started = clock.now
+        do {
+            return try await streamed(clock: clock, started: started)
+        } catch let disorder as RebuildInputStream.OutOfOrder {
+            return try await sorted(clock: clock, started: started, because: disorder.description)
+        }
+    }
+
+    private func streamed(clock: ContinuousClock, started: ContinuousClock.Instant) async throws -> Summary {
+        let stream = try await RebuildInputStream(
+            bus: runtime.bus, topics: runtime.topics.coordinatorInputs, chunkSize: chunkSize, window: reorderWindow)
+        let handOver = RunHandOver()
+        async let written = runtime.store.replaceEngine(from: handOver)
+        var replay = EngineReplay(engine: Engine(dags: runtime.dags, config: runtime.config)) { handOver.push(.finished($0)) }
+        let read: ContinuousClock.Instant
+        do {
+            var batch = try await stream.next(limit: chunkSize)
+            while !batch.isEmpty {
+                async let following = stream.next(limit: chunkSize)
+                replay.apply(batch.lazy.map { ($0.event, $0.time) })
+                batch = try await following
+            }
+            read = clock.now
+        } catch {
+            // The store's thread waits on the hand-over: tell it to write nothing before leaving.
+            handOver.push(.abandoned)
+            _ = try? await written
+            await stream.close()
+            throw error
+        }
+        await stream.close()
+        let outcome = replay.finish()
+        handOver.push(.end(outcome.state, outcome.timers))
+        let replayed = clock.now
+        let runs = try await written
+        return Summary(runs: runs, events: outcome.events, sortedBecause: nil,
+                       read: read - started, replayed: replayed - started, committed: clock.now - started)
+    }
+
+    private func sorted(clock: ContinuousClock, started: ContinuousClock.Instant, because reason: String) async throws -> Summary {
         let inputs = try await inputs()
         let read = clock.now
         let handOver = RunHandOver()
@@ -110,6 +125,7 @@ public struct Rebuild: Sendable {
         handOver.push(.end(outcome.state, outcome.timers))
         let replayed = clock.now
         let runs = try await written
-        return Summary(runs: runs, events: outcome.events, read: read - started, replay: replayed - read, replayAndWrite: clock.now - read)
+        return Summary(runs: runs, events: outcome.events, sortedBecause: reason,
+                       read: read - started, replayed: replayed - started, committed: clock.now - started)
     }
 }
