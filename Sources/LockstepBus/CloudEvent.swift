@@ -48,12 +48,6 @@ public struct CloudEvent: Sendable, Hashable {
         set { extensions["replayof"] = newValue }
     }
 
-    /// Context attribute names that are not extensions; an extension may not reuse them.
-    static let contextAttributeNames: Set<String> = [
-        "specversion", "id", "source", "type", "time", "subject", "datacontenttype", "dataschema", "data",
-        "data_base64",
-    ]
-
     /// Whether `contentType` names JSON (`application/json`, `text/json`, `…+json`), parameters ignored.
     static func isJSON(contentType: String) -> Bool {
         // What Lockstep itself publishes, on every record: decided without Foundation's trimming and

@@ -45,6 +45,10 @@ import Testing
         #expect(TraceContext.runSpanID("r1") != TraceContext.spanID(of: a))
         let trace = TraceContext.derivedTraceID(from: "source\nid-1")
         #expect(TraceContext.isTraceID(trace))
+        // The same ids in every version: stored runs carry them, and a rebuild derives them again
+        // (these are FNV-1a and SplitMix64 of the domain, a 0 byte and the text, computed apart).
+        #expect(trace == "50b4418b296e778dd16019a487fef8e7")
+        #expect(TraceContext.runSpanID("r1") == "3d3e5be84ca3950f")
         #expect(trace != TraceContext.derivedTraceID(from: "source\nid-2"))
         let parsed = TraceContext.parse(traceparent: TraceContext(traceID: trace).traceparent(spanID: TraceContext.spanID(of: a)))
         #expect(parsed?.traceID == trace, "derived ids make a valid traceparent")

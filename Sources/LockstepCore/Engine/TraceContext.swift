@@ -67,10 +67,15 @@ public struct TraceContext: Sendable, Hashable, Codable {
     // cryptographic hash: trace and span ids only need to be unique and well spread.
     private static func mix(_ domain: String, _ text: String) -> UInt64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in domain.utf8 + [0] + text.utf8 {
+        func add(_ byte: UInt8) {
             hash ^= UInt64(byte)
             hash &*= 0x100_0000_01b3
         }
+        // Byte by byte over the domain, a 0 and the text, without joining them into an array first
+        // (every run request without a traceparent comes through here).
+        for byte in domain.utf8 { add(byte) }
+        add(0)
+        for byte in text.utf8 { add(byte) }
         var z = hash &+ 0x9e37_79b9_7f4a_7c15
         z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
         z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
