@@ -383,10 +383,12 @@ struct Step {
         var dagID = ""
         var logicalDate = Date.distantPast
         updateRun(key.runID) { run in
-            guard run.tasks[key.taskID] != nil else { return }
-            before = run.tasks[key.taskID]!.state
-            change(&run.tasks[key.taskID]!)
-            after = run.tasks[key.taskID]!.state
+            // Found once, then read and changed by its index: four lookups by name were a fifth of
+            // an update's time in a rebuild's replay.
+            guard let index = run.tasks.index(forKey: key.taskID) else { return }
+            before = run.tasks.values[index].state
+            change(&run.tasks.values[index])
+            after = run.tasks.values[index].state
             dagID = run.dagID
             logicalDate = run.logicalDate
         }
