@@ -67,7 +67,14 @@ extension Step {
             guard let run = state.readRun(id, { $0.state == .running ? RunRef($0) : nil }) ?? nil,
                 let dag = engine.dags[run.dagID]
             else { continue }
-            for (position, spec) in dag.tasks.enumerated() {
+            // Only the tasks pending when the run is visited: nothing in the pass makes a task
+            // pending again, and binding every task's spec copied it (its strings and arrays
+            // retained) for the tasks long past that, most of them in a run under way.
+            let pending = state.readRun(id) { current in
+                dag.tasks.indices.filter { current.tasks.peek(dag.tasks[$0].id, \.state) == .pending }
+            } ?? []
+            for position in pending {
+                let spec = dag.tasks[position]
                 // The task and its upstream states, read in place.
                 let facts = state.readRun(id) { current -> (TaskFacts, String?, [TaskState])? in
                     guard let task = current.tasks.peek(spec.id, { ($0.state, $0.tryNumber, $0.maxTries, $0.waitingFor) }),
