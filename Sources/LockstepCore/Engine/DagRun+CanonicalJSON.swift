@@ -21,116 +21,98 @@ extension DagRun {
 
     // Each `print` writes members in the sorted order of their names; the tests check the bytes.
     func print(into out: inout CanonicalJSONWriter) {
-        out.open()
-        out.member("conf") { conf.printCanonical(into: &$0.bytes) }
-        out.member("dagID", dagID)
-        out.member("failure", failure)
-        out.member("finishedAt", finishedAt)
-        out.member("id", id)
-        out.member("logicalDate", logicalDate)
-        out.member("requestedAt", requestedAt)
-        out.member("sequence", sequence)
-        out.member("startedAt", startedAt)
-        out.member("state", state.rawValue)
-        out.member("tasks") { out in
-            out.open()
-            for taskID in tasks.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
-                out.member(taskID) { tasks[taskID]!.print(into: &$0) }
+        out.object { out in
+            out.member("conf") { conf.printCanonical(into: &$0.bytes) }
+            out.member("dagID", dagID)
+            out.member("failure", failure)
+            out.member("finishedAt", finishedAt)
+            out.member("id", id)
+            out.member("logicalDate", logicalDate)
+            out.member("requestedAt", requestedAt)
+            out.member("sequence", sequence)
+            out.member("startedAt", startedAt)
+            out.member("state", state.rawValue)
+            out.member("tasks") { out in
+                out.object { out in
+                    for taskID in tasks.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
+                        out.member(taskID) { tasks[taskID]!.print(into: &$0) }
+                    }
+                }
             }
-            out.close()
+            if let trace { out.member("trace") { trace.print(into: &$0) } }
+            out.member("trigger") { trigger.print(into: &$0) }
         }
-        if let trace { out.member("trace") { trace.print(into: &$0) } }
-        out.member("trigger") { trigger.print(into: &$0) }
-        out.close()
     }
 }
 
 extension TaskInstance {
     func print(into out: inout CanonicalJSONWriter) {
-        out.open()
-        out.member("attempts") { out in
-            out.bytes.append(UInt8(ascii: "["))
-            for (position, attempt) in attempts.enumerated() {
-                if position > 0 { out.bytes.append(UInt8(ascii: ",")) }
-                attempt.print(into: &out)
-            }
-            out.bytes.append(UInt8(ascii: "]"))
+        out.object { out in
+            out.member("attempts") { $0.array(attempts) { $1.print(into: &$0) } }
+            out.member("maxTries", maxTries)
+            if let output { out.member("output") { output.printCanonical(into: &$0.bytes) } }
+            out.member("retryAt", retryAt)
+            out.member("state", state.rawValue)
+            out.member("taskID", taskID)
+            out.member("tryNumber", tryNumber)
+            out.member("waitingFor", waitingFor)
+            out.member("warnings") { $0.array(warnings) { JSONValue.printString($1, into: &$0.bytes) } }
         }
-        out.member("maxTries", maxTries)
-        if let output { out.member("output") { output.printCanonical(into: &$0.bytes) } }
-        out.member("retryAt", retryAt)
-        out.member("state", state.rawValue)
-        out.member("taskID", taskID)
-        out.member("tryNumber", tryNumber)
-        out.member("waitingFor", waitingFor)
-        out.member("warnings") { out in
-            out.bytes.append(UInt8(ascii: "["))
-            for (position, warning) in warnings.enumerated() {
-                if position > 0 { out.bytes.append(UInt8(ascii: ",")) }
-                JSONValue.printString(warning, into: &out.bytes)
-            }
-            out.bytes.append(UInt8(ascii: "]"))
-        }
-        out.close()
     }
 }
 
 extension TaskAttempt {
     func print(into out: inout CanonicalJSONWriter) {
-        out.open()
-        if let error {
-            out.member("error") { out in
-                out.open()
-                out.member("category", error.category)
-                out.member("message", error.message)
-                out.member("retryable", error.retryable)
-                out.close()
+        out.object { out in
+            if let error {
+                out.member("error") { out in
+                    out.object { out in
+                        out.member("category", error.category)
+                        out.member("message", error.message)
+                        out.member("retryable", error.retryable)
+                    }
+                }
             }
+            out.member("finishedAt", finishedAt)
+            out.member("outcome", outcome?.rawValue)
+            out.member("scheduledAt", scheduledAt)
+            out.member("startedAt", startedAt)
+            out.member("tryNumber", tryNumber)
+            out.member("worker", worker)
         }
-        out.member("finishedAt", finishedAt)
-        out.member("outcome", outcome?.rawValue)
-        out.member("scheduledAt", scheduledAt)
-        out.member("startedAt", startedAt)
-        out.member("tryNumber", tryNumber)
-        out.member("worker", worker)
-        out.close()
     }
 }
 
 extension TraceContext {
     func print(into out: inout CanonicalJSONWriter) {
-        out.open()
-        out.member("flags", flags)
-        out.member("parentSpanID", parentSpanID)
-        out.member("traceID", traceID)
-        out.member("tracestate", tracestate)
-        out.close()
+        out.object { out in
+            out.member("flags", flags)
+            out.member("parentSpanID", parentSpanID)
+            out.member("traceID", traceID)
+            out.member("tracestate", tracestate)
+        }
     }
 }
 
 extension RunTrigger {
     /// As the synthesized `Encodable` of an enum writes it: the case's name holding its labelled values.
     func print(into out: inout CanonicalJSONWriter) {
-        out.open()
-        switch self {
-        case .schedule: out.member("schedule") { $0.open(); $0.close() }
-        case .manual: out.member("manual") { $0.open(); $0.close() }
-        case .backfill: out.member("backfill") { $0.open(); $0.close() }
-        case .replay(let of):
-            out.member("replay") { out in
-                out.open()
-                out.member("of", of)
-                out.close()
-            }
-        case .upstream(let dagID, let runID):
-            out.member("upstream") { out in
-                out.open()
-                out.member("dagID", dagID)
-                out.member("runID", runID)
-                out.close()
+        out.object { out in
+            switch self {
+            case .schedule: out.member("schedule") { $0.object { _ in } }
+            case .manual: out.member("manual") { $0.object { _ in } }
+            case .backfill: out.member("backfill") { $0.object { _ in } }
+            case .replay(let of):
+                out.member("replay") { $0.object { $0.member("of", of) } }
+            case .upstream(let dagID, let runID):
+                out.member("upstream") { out in
+                    out.object { out in
+                        out.member("dagID", dagID)
+                        out.member("runID", runID)
+                    }
+                }
             }
         }
-        out.close()
     }
 }
 
@@ -141,14 +123,23 @@ struct CanonicalJSONWriter {
     /// Whether the object being written has no member yet, one level per open object.
     private var empty: [Bool] = []
 
-    mutating func open() {
+    /// An object, its members written by `members`.
+    mutating func object(_ members: (inout CanonicalJSONWriter) -> Void) {
         bytes.append(UInt8(ascii: "{"))
         empty.append(true)
+        members(&self)
+        empty.removeLast()
+        bytes.append(UInt8(ascii: "}"))
     }
 
-    mutating func close() {
-        bytes.append(UInt8(ascii: "}"))
-        empty.removeLast()
+    /// An array of `elements`, each written by `element`.
+    mutating func array<Element>(_ elements: [Element], _ element: (inout CanonicalJSONWriter, Element) -> Void) {
+        bytes.append(UInt8(ascii: "["))
+        for (position, value) in elements.enumerated() {
+            if position > 0 { bytes.append(UInt8(ascii: ",")) }
+            element(&self, value)
+        }
+        bytes.append(UInt8(ascii: "]"))
     }
 
     mutating func member(_ name: String, _ value: (inout CanonicalJSONWriter) -> Void) {
