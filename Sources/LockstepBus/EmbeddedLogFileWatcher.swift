@@ -81,6 +81,8 @@ final class EmbeddedLogFileWatcher: Sendable {
                     let nameLength = Int(event.pointee.len)
                     if event.pointee.wd == fileWatch, event.pointee.mask & UInt32(IN_MODIFY) != 0 {
                         relevant = true
+                    } else if event.pointee.mask & UInt32(IN_Q_OVERFLOW) != 0 {
+                        relevant = true  // events were lost: the log may have changed among them
                     } else if nameLength > 0,
                         String(cString: (buffer + offset + MemoryLayout<inotify_event>.size).assumingMemoryBound(to: CChar.self)) == wal.name
                     {

@@ -65,9 +65,9 @@ struct RebuildInput: Sendable {
 /// Each topic's reader gives its records in time order when the log's record times follow its
 /// offsets (the embedded log stamps a record when it appends it), so a merge of the topics by their
 /// next input gives the order a sort would. A short window absorbs records a little out of time
-/// order (producers' clocks stamp Kafka's records). Anything later than what already went to the
-/// replay is `OutOfOrder`: the caller reads the log again and sorts it whole, as every rebuild did
-/// before.
+/// order (producers' clocks stamp Kafka's records). An input earlier than one that already went to
+/// the replay is `OutOfOrder`: the caller reads the log again and sorts it whole, as every rebuild
+/// did before.
 actor RebuildInputStream {
     struct OutOfOrder: Error, CustomStringConvertible {
         let position: RecordPosition
@@ -99,13 +99,23 @@ actor RebuildInputStream {
         self.chunkSize = max(1, chunkSize)
         self.window = ReorderWindow(capacity: max(1, window))
         var readers: [any TopicReader] = []
-        for name in names { readers.append(try await bus.read(topic: name, from: .beginning, to: .latest)) }
+        do {
+            for name in names { readers.append(try await bus.read(topic: name, from: .beginning, to: .latest)) }
+        } catch {
+            for reader in readers { await reader.close() }
+            throw error
+        }
         self.readers = readers
         inputs = Array(repeating: [], count: names.count)
         heads = Array(repeating: 0, count: names.count)
         nextKeys = Array(repeating: nil, count: names.count)
         following = readers.indices.map { Self.read(readers[$0], topic: $0, size: max(1, chunkSize)) }
-        for index in names.indices { try await fill(index) }
+        do {
+            for index in names.indices { try await fill(index) }
+        } catch {
+            await close()
+            throw error
+        }
     }
 
     private static func read(_ reader: any TopicReader, topic: Int, size: Int) -> Task<(inputs: [RebuildInput], records: Int), any Error> {
