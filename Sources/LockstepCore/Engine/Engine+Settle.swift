@@ -18,7 +18,7 @@ extension Step {
             state.index.sweepPending = false
             for ids in state.index.running.values {
                 for id in ids {
-                    guard let sequence = state.readRun(id, \.sequence) else { continue }
+                    guard let sequence = state.peekRun(id, \.sequence) else { continue }
                     dirty.mark(id, sequence: sequence)
                     finishCandidates[id] = sequence
                 }
@@ -50,7 +50,7 @@ extension Step {
                     $0.state = .running
                     $0.startedAt = now
                 }
-                if let run = state.readRun(next.id, RunRef.init) { publish(.runStarted, run) }
+                if let run = state.peekRun(next.id, RunRef.init) { publish(.runStarted, run) }
                 active += 1
                 changed = true
             }
@@ -64,19 +64,19 @@ extension Step {
         defer { dirty.endPass() }
         while let id = dirty.popNext() {
             statistics.runsVisited += 1
-            guard let run = state.readRun(id, { $0.state == .running ? RunRef($0) : nil }) ?? nil,
+            guard let run = state.peekRun(id, { $0.state == .running ? RunRef($0) : nil }) ?? nil,
                 let dag = engine.dags[run.dagID]
             else { continue }
             // Only the tasks pending when the run is visited: nothing in the pass makes a task
             // pending again, and binding every task's spec copied it (its strings and arrays
             // retained) for the tasks long past that, most of them in a run under way.
-            let pending = state.readRun(id) { current in
+            let pending = state.peekRun(id) { current in
                 dag.tasks.indices.filter { current.tasks.peek(dag.tasks[$0].id, \.state) == .pending }
             } ?? []
             for position in pending {
                 let spec = dag.tasks[position]
                 // The task and its upstream states, read in place.
-                let facts = state.readRun(id) { current -> (TaskFacts, String?, [TaskState])? in
+                let facts = state.peekRun(id) { current -> (TaskFacts, String?, [TaskState])? in
                     guard let task = current.tasks.peek(spec.id, { ($0.state, $0.tryNumber, $0.maxTries, $0.waitingFor) }),
                         task.0 == .pending
                     else { return nil }
@@ -132,7 +132,7 @@ extension Step {
         let previous = order[i - 1].id
         statistics.runsVisited += 1
         let passed: Bool
-        if let held = state.readRun(previous, { $0.tasks.peek(spec.id, \.state)?.passesDependsOnPast == true }) {
+        if let held = state.peekRun(previous, { $0.tasks.peek(spec.id, \.state)?.passesDependsOnPast == true }) {
             passed = held
         } else {
             passed = state.forgotten[previous]?.passedTasks.contains(spec.id) == true
@@ -148,7 +148,7 @@ extension Step {
             let slots = engine.pools[name]?.slots ?? 1
             while (state.pools.peek(name, \.holders.count) ?? slots) < slots, let key = state.pools[name]!.dequeue() {
                 statistics.runsVisited += 1
-                let waiting = state.readRun(key.runID) { run in
+                let waiting = state.peekRun(key.runID) { run in
                     run.state == .running && run.tasks.peek(key.taskID, \.state) == .queued ? run.dagID : nil
                 } ?? nil
                 guard let dagID = waiting, let spec = spec(dagID, key.taskID) else { continue }
@@ -172,7 +172,7 @@ extension Step {
             guard let key = state.index.window.takeFirst(of: dagID) else { continue }
             statistics.runsVisited += 1
             // Still ready: not cancelled, nor its run finished, while it waited.
-            let ready = state.readRun(key.runID) { $0.state == .running && $0.tasks.peek(key.taskID, \.state) == .pending } ?? false
+            let ready = state.peekRun(key.runID) { $0.state == .running && $0.tasks.peek(key.taskID, \.state) == .pending } ?? false
             guard ready, let spec = spec(dagID, key.taskID) else { continue }
             dispatch(key, spec: spec)
             changed = true
@@ -186,7 +186,7 @@ extension Step {
     /// is dispatched now, so the result counts instead of being dropped as stale.
     mutating func adoptLined(_ attempt: AttemptID) {
         guard engine.dispatchWindow != nil, state.index.window.lined.contains(attempt.task) else { return }
-        let waiting = state.readRun(attempt.runID) { run -> String? in
+        let waiting = state.peekRun(attempt.runID) { run -> String? in
             guard run.state == .running,
                 run.tasks.peek(attempt.taskID, { $0.state == .pending && $0.tryNumber + 1 == attempt.tryNumber }) == true
             else { return nil }
@@ -200,7 +200,7 @@ extension Step {
     /// Dispatches the next try of a ready task, taking its pool slot.
     mutating func dispatch(_ key: TaskKey, spec: TaskSpec) {
         let now = self.now  // a copy: closures that edit state cannot also read self
-        guard let (run, conf, task) = state.readRun(key.runID, { run -> (RunRef, JSONValue, TaskFacts)? in
+        guard let (run, conf, task) = state.peekRun(key.runID, { run -> (RunRef, JSONValue, TaskFacts)? in
             guard let task = run.tasks.peek(key.taskID, { TaskFacts(state: $0.state, tryNumber: $0.tryNumber, maxTries: $0.maxTries) })
             else { return nil }
             return (RunRef(run), run.conf, task)
@@ -214,7 +214,7 @@ extension Step {
             $0.attempts.append(TaskAttempt(tryNumber: attempt.tryNumber, scheduledAt: now))
         }
         var inputs: [String: JSONValue] = [:]
-        state.readRun(key.runID) { current in
+        state.peekRun(key.runID) { current in
             for ancestor in plan.ancestors[key.taskID] ?? [] {
                 if let output = current.tasks.peek(ancestor, { $0.state == .succeeded ? $0.output : nil }) ?? nil {
                     inputs[ancestor] = output
@@ -235,11 +235,11 @@ extension Step {
         finishCandidates = [:]
         for id in candidates {
             statistics.runsVisited += 1
-            guard let run = state.readRun(id, { $0.state == .running && $0.tasks.values.allSatisfy(\.state.isTerminal) ? RunRef($0) : nil }) ?? nil,
+            guard let run = state.peekRun(id, { $0.state == .running && $0.tasks.values.allSatisfy(\.state.isTerminal) ? RunRef($0) : nil }) ?? nil,
                 let plan = engine.plans[run.dagID]
             else { continue }
             // As in Airflow, the leaves decide: a failure handled by an all_done leaf still succeeds.
-            let failedLeaf = state.readRun(id) { current in
+            let failedLeaf = state.peekRun(id) { current in
                 plan.leafTaskIDs.contains { [.failed, .upstreamFailed].contains(current.tasks.peek($0, \.state)) }
             } ?? false
             updateRun(id) {
@@ -251,9 +251,9 @@ extension Step {
             leaveRunning(run.dagID, id)
             noteFinished(run.dagID, id)
             if failedLeaf {
-                publish(.runFailed, run, reason: state.readRun(id, \.failure) ?? nil)
+                publish(.runFailed, run, reason: state.peekRun(id, \.failure) ?? nil)
             } else {
-                let (outputs, warnings) = state.readRun(id) { finished -> ([String: JSONValue], [String]) in
+                let (outputs, warnings) = state.peekRun(id) { finished -> ([String: JSONValue], [String]) in
                     var outputs: [String: JSONValue] = [:]
                     for (taskID, task) in finished.tasks { if let output = task.output { outputs[taskID] = output } }
                     return (outputs, finished.warnings)
@@ -270,7 +270,7 @@ extension Step {
     /// that a repeated success never starts two.
     private mutating func requestDownstreamRuns(of run: RunRef, plan: DagPlan) {
         // The downstream run joins this run's trace, as a child of its run span.
-        let trace = (state.readRun(run.id, \.trace) ?? nil).map {
+        let trace = (state.peekRun(run.id, \.trace) ?? nil).map {
             TraceContext(traceID: $0.traceID, parentSpanID: TraceContext.runSpanID(run.id), flags: $0.flags, tracestate: $0.tracestate)
         }
         for dagID in plan.downstreamDags {

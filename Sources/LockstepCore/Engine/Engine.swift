@@ -201,8 +201,8 @@ struct Step {
     // MARK: Worker results
 
     /// The task an event refers to, if that exact try is still in flight.
-    func inFlight(_ attempt: AttemptID) -> (RunRef, TaskFacts)? {
-        state.readRun(attempt.runID) { run -> (RunRef, TaskFacts)? in
+    mutating func inFlight(_ attempt: AttemptID) -> (RunRef, TaskFacts)? {
+        state.peekRun(attempt.runID) { run -> (RunRef, TaskFacts)? in
             guard run.state == .running,
                 let task = run.tasks.peek(attempt.taskID, { TaskFacts(state: $0.state, tryNumber: $0.tryNumber, maxTries: $0.maxTries) }),
                 task.tryNumber == attempt.tryNumber, task.state.isInFlight
@@ -288,7 +288,7 @@ struct Step {
         case .timeout:
             timedOut(timer.attempt)
         case .retry:
-            let waiting = state.readRun(timer.attempt.runID) { run in
+            let waiting = state.peekRun(timer.attempt.runID) { run in
                 run.state == .running
                     && run.tasks.peek(timer.attempt.taskID) { $0.state == .upForRetry && $0.tryNumber == timer.attempt.tryNumber } == true
             }
@@ -438,12 +438,12 @@ struct Step {
     ) {
         var duration: Int64?
         if let attempt, kind != .taskScheduled,
-            let started = state.readRun(run.id, { $0.tasks.peek(attempt.taskID) { $0.currentAttempt } ?? nil }) ?? nil
+            let started = state.peekRun(run.id, { $0.tasks.peek(attempt.taskID) { $0.currentAttempt } ?? nil }) ?? nil
         {
             let from = started.startedAt ?? started.scheduledAt
             duration = Int64((now.timeIntervalSince(from) * 1000).rounded())
         } else if attempt == nil, kind.rawValue.hasPrefix("run."), kind != .runStarted,
-            let startedAt = state.readRun(run.id, \.startedAt) ?? nil
+            let startedAt = state.peekRun(run.id, \.startedAt) ?? nil
         {
             duration = Int64((now.timeIntervalSince(startedAt) * 1000).rounded())
         }

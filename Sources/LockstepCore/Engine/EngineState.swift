@@ -176,6 +176,14 @@ public struct EngineState: Sendable, Hashable, Codable {
         return read(runs.values[i])
     }
 
+    /// `readRun` through the in-place accessor, for the engine's step, which holds the only reference
+    /// to the state: `Dictionary.Values`'s getter hands `readRun`'s closure a copy of the run (each of
+    /// its fields retained and released again), the in-place accessor lends it. Nothing is written.
+    @inline(__always)
+    mutating func peekRun<R>(_ id: RunID, _ read: (DagRun) -> R) -> R? {
+        withRun(id) { read($0) }
+    }
+
     /// Changes a held run in place.
     @inline(__always)
     mutating func withRun<R>(_ id: RunID, _ change: (inout DagRun) -> R) -> R? {
