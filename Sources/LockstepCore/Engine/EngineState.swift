@@ -169,7 +169,8 @@ public struct EngineState: Sendable, Hashable, Codable {
     /// The trace of a held run, read in place (the coordinator stamps it on the run's events).
     public func trace(of id: RunID) -> TraceContext? { readRun(id, \.trace) ?? nil }
 
-    /// Reads from a held run in place, without copying the run.
+    /// Reads from a held run. `Dictionary.Values`'s getter may hand the closure a copy of the run;
+    /// the engine's step, which can write, reads through `peekRun` instead.
     @inline(__always)
     func readRun<R>(_ id: RunID, _ read: (DagRun) -> R) -> R? {
         guard let i = runs.index(forKey: id) else { return nil }
